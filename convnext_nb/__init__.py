@@ -1,0 +1,36 @@
+"""convnext-nb: ConvNeXt V2 (LayerNorm, GRN, Dynamic Tanh) on CIFAR-100, for the classroom."""
+
+from .layers import GRN, DynamicTanh, LayerNorm, make_norm
+from .models import (
+    VARIANTS,
+    Block,
+    ConvNeXtV2,
+    count_flops,
+    count_parameters,
+    create_model,
+    list_models,
+)
+from .pretrained import convert_timm_state_dict, load_pretrained
+from .utils import get_device, quick_mode, save_fig, seed_everything
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRN",
+    "VARIANTS",
+    "Block",
+    "ConvNeXtV2",
+    "DynamicTanh",
+    "LayerNorm",
+    "convert_timm_state_dict",
+    "count_flops",
+    "count_parameters",
+    "create_model",
+    "get_device",
+    "list_models",
+    "load_pretrained",
+    "make_norm",
+    "quick_mode",
+    "save_fig",
+    "seed_everything",
+]
