@@ -37,7 +37,9 @@ class LayerNorm(nn.Module):
     channels_first: x (N, C, H, W), the layout `nn.Conv2d` works in.
     """
 
-    def __init__(self, normalized_shape: int, eps: float = 1e-6, data_format: DataFormat = "channels_last"):
+    def __init__(
+        self, normalized_shape: int, eps: float = 1e-6, data_format: DataFormat = "channels_last"
+    ):
         super().__init__()
         _check_data_format(data_format)
         self.weight = nn.Parameter(torch.ones(normalized_shape))
@@ -93,7 +95,9 @@ class DynamicTanh(nn.Module):
     channels_last=True:  x (..., C).   channels_last=False: x (N, C, H, W).
     """
 
-    def __init__(self, normalized_shape: int, channels_last: bool = True, alpha_init_value: float = 0.5):
+    def __init__(
+        self, normalized_shape: int, channels_last: bool = True, alpha_init_value: float = 0.5
+    ):
         super().__init__()
         self.alpha = nn.Parameter(torch.full((1,), alpha_init_value))
         self.weight = nn.Parameter(torch.ones(normalized_shape))

@@ -79,7 +79,10 @@ def make_stem(kind: StemKind, in_chans: int, dim: int, norm: NormKind) -> nn.Seq
 
 
 def make_downsample(in_dim: int, out_dim: int, norm: NormKind) -> nn.Sequential:
-    """Between stages: norm, then a 2x2 stride-2 conv. (N, in_dim, H, W) -> (N, out_dim, H/2, W/2)."""
+    """Between stages: norm, then a 2x2 stride-2 conv.
+
+    (N, in_dim, H, W) -> (N, out_dim, H / 2, W / 2)
+    """
     return nn.Sequential(
         make_norm(norm, in_dim, "channels_first"),
         nn.Conv2d(in_dim, out_dim, kernel_size=2, stride=2),
@@ -117,7 +120,7 @@ class ConvNeXtV2(nn.Module):
     ):
         super().__init__()
         if len(depths) != 4 or len(dims) != 4:
-            raise ValueError(f"depths and dims need 4 entries (one per stage), got {depths}, {dims}.")
+            raise ValueError(f"depths and dims need 4 entries (one per stage): {depths}, {dims}.")
         self.in_chans, self.num_classes = in_chans, num_classes
         self.depths, self.dims = tuple(depths), tuple(dims)
         self.norm_kind, self.stem_kind = norm, stem

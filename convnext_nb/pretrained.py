@@ -95,7 +95,7 @@ def _download_timm_weights(name: str, tag: str) -> Path:
     how_to = (
         f"On a machine with internet, download {url} and pass its path: "
         f"load_pretrained({name!r}, weights='path/to/model.safetensors'). "
-        "Any timm or official ConvNeXt V2 checkpoint (.safetensors, .pth) of the same variant works."
+        "Any timm or official ConvNeXt V2 checkpoint (.safetensors, .pth) of that variant works."
     )
     if not _hub_reachable():
         raise RuntimeError(f"cannot reach huggingface.co to fetch {repo_id} (offline?). {how_to}")

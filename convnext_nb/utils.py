@@ -42,7 +42,7 @@ def seed_everything(seed: int) -> None:
 
 
 def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as `<folder>/<name>.png` (default folder: figures/) and return the path."""
+    """Save a matplotlib figure as `<folder>/<name>.png` (default: figures/); return the path."""
     folder = Path(folder) if folder is not None else FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name if name.endswith(".png") else f"{name}.png")
