@@ -90,3 +90,21 @@ def test_make_norm():
     assert isinstance(make_norm("dyt", 4), DynamicTanh)
     with pytest.raises(ValueError, match="'ln'.*'dyt'"):
         make_norm("batchnorm", 4)
+
+
+def test_grn_gradient_is_finite_for_an_all_zero_channel():
+    grn = randomize_(GRN(4))
+    x = torch.randn(2, 3, 3, 4)
+    x[:, :, :, 1] = 0.0  # e.g. a channel GELU switched off everywhere
+    x.requires_grad_()
+    grn(x).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_grn_low_precision_does_not_overflow(dtype):
+    grn = randomize_(GRN(8)).to(dtype)
+    x = torch.full((1, 16, 16, 8), 300.0)  # sum of squares 2.3e7: beyond fp16's 65504
+    out = grn(x.to(dtype))
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), randomize_(GRN(8))(x), rtol=2e-2, atol=2.0)
