@@ -217,9 +217,14 @@ def create_model(
     """Build a ConvNeXt V2 variant by name, e.g. create_model("convnextv2_tiny", norm="dyt")."""
     depths, dims = VARIANTS[resolve_name(name)]
     return ConvNeXtV2(
-        depths=depths, dims=dims, num_classes=num_classes, norm=norm, stem=stem,
-        drop_path_rate=drop_path_rate, **kwargs,
-    )  # fmt: skip
+        depths=depths,
+        dims=dims,
+        num_classes=num_classes,
+        norm=norm,
+        stem=stem,
+        drop_path_rate=drop_path_rate,
+        **kwargs,
+    )
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

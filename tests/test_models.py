@@ -98,8 +98,10 @@ def test_forward_backward_every_variant(name, batch, stem):
     assert all(torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("stem,maps", [("patchify", [8, 4, 2, 1]), ("cifar_s2", [16, 8, 4, 2]),
-                                       ("cifar", [32, 16, 8, 4])])  # fmt: skip
+@pytest.mark.parametrize(
+    "stem,maps",
+    [("patchify", [8, 4, 2, 1]), ("cifar_s2", [16, 8, 4, 2]), ("cifar", [32, 16, 8, 4])],
+)
 def test_stage_resolutions(stem, maps):
     model = create_model("convnextv2_atto", stem=stem)
     sizes = []

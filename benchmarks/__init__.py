@@ -1,0 +1,1 @@
+"""Benchmarks for convnext-nb: run `python -m benchmarks --help`."""
