@@ -1,5 +1,13 @@
 """convnext-nb: ConvNeXt V2 (LayerNorm, GRN, Dynamic Tanh) on CIFAR-100, for the classroom."""
 
+from .engine import (
+    OPTIMIZERS,
+    History,
+    check_accuracy,
+    load_checkpoint,
+    make_optimizer,
+    train,
+)
 from .layers import GRN, DynamicTanh, LayerNorm, make_norm
 from .models import (
     VARIANTS,
@@ -17,20 +25,26 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GRN",
+    "OPTIMIZERS",
     "VARIANTS",
     "Block",
     "ConvNeXtV2",
     "DynamicTanh",
+    "History",
     "LayerNorm",
+    "check_accuracy",
     "convert_timm_state_dict",
     "count_flops",
     "count_parameters",
     "create_model",
     "get_device",
     "list_models",
+    "load_checkpoint",
     "load_pretrained",
     "make_norm",
+    "make_optimizer",
     "quick_mode",
     "save_fig",
     "seed_everything",
+    "train",
 ]

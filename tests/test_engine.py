@@ -1,0 +1,509 @@
+"""Tests for convnext_nb.engine: optimizers, check_accuracy, and every way `train` can end."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from convnext_nb import (
+    GRN,
+    OPTIMIZERS,
+    DynamicTanh,
+    History,
+    LayerNorm,
+    check_accuracy,
+    create_model,
+    load_checkpoint,
+    make_optimizer,
+    train,
+)
+from convnext_nb.engine import DEFAULT_WEIGHT_DECAY, make_scheduler
+
+NUM_CLASSES = 4
+
+
+class TinyNet(nn.Module):
+    """conv -> LayerNorm -> GELU -> GRN -> pool -> dropout -> linear; (N, 3, 8, 8) -> (N, 4)."""
+
+    def __init__(self, p_drop: float = 0.2):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.norm = LayerNorm(8, data_format="channels_first")
+        self.grn = GRN(8)
+        self.drop = nn.Dropout(p_drop)
+        self.fc = nn.Linear(8, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.norm(self.conv(x)))
+        x = self.grn(x.permute(0, 2, 3, 1)).mean(dim=(1, 2))  # NHWC, pooled: (N, 8)
+        return self.fc(self.drop(x))
+
+
+def make_data(n: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random images whose class is set by the signs of two channel means (learnable)."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 3, 8, 8, generator=g)
+    y = (X[:, 0].mean(dim=(1, 2)) > 0).long() + 2 * (X[:, 1].mean(dim=(1, 2)) > 0).long()
+    return X, y
+
+
+class SeededLoader:
+    """A tiny in-memory loader with the data contract: len, set_epoch, seeded shuffle + noise."""
+
+    def __init__(self, X, y, batch_size: int = 16, seed: int = 0, soft: bool = False):
+        self.X, self.y, self.batch_size, self.seed, self.soft = X, y, batch_size, seed, soft
+        self.epoch = 0
+        self.num_classes = NUM_CLASSES
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.X) / self.batch_size)
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(1000 * self.seed + self.epoch)
+        perm = torch.randperm(len(self.X), generator=g)
+        for i in range(0, len(self.X), self.batch_size):
+            idx = perm[i : i + self.batch_size]
+            X = self.X[idx] + 0.05 * torch.randn(self.X[idx].shape, generator=g)  # "augment"
+            y = self.y[idx]
+            if self.soft:  # Mixup-like soft targets: 0.7 own class + 0.3 the next one
+                y = 0.7 * F.one_hot(y, NUM_CLASSES) + 0.3 * F.one_hot((y + 1) % 4, NUM_CLASSES)
+            yield X, y
+
+
+def loaders(seed: int = 0, soft: bool = False):
+    X, y = make_data(64, seed=0)
+    Xv, yv = make_data(32, seed=1)
+    return SeededLoader(X, y, seed=seed, soft=soft), SeededLoader(Xv, yv, batch_size=32)
+
+
+def fresh(init_seed: int = 0, p_drop: float = 0.2, lr: float = 1e-2):
+    torch.manual_seed(init_seed)
+    model = TinyNet(p_drop)
+    return model, make_optimizer("adamw", model, lr=lr)
+
+
+def weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def same_run(h1: History, h2: History) -> bool:
+    keys = ("train_loss", "val_acc", "lr", "best_epoch", "best_val_acc", "status")
+    return all(getattr(h1, k) == getattr(h2, k) for k in keys)
+
+
+QUIET = dict(progress=False)
+
+
+# ---------------------------------------------------------------------------- optimizers
+
+
+@pytest.mark.parametrize("norm", ["ln", "dyt"])
+def test_make_optimizer_no_decay_on_norms_biases_grn(norm):
+    model = create_model("convnextv2_atto", num_classes=10, norm=norm)
+    opt = make_optimizer("adamw", model)
+    groups = {g["name"]: g for g in opt.param_groups}
+    assert groups["decay"]["weight_decay"] == DEFAULT_WEIGHT_DECAY["adamw"] > 0
+    assert groups["no_decay"]["weight_decay"] == 0.0
+    no_decay = {id(p) for p in groups["no_decay"]["params"]}
+    decay = {id(p) for p in groups["decay"]["params"]}
+    assert len(no_decay) + len(decay) == len(list(model.parameters()))
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if isinstance(module, (GRN, LayerNorm, DynamicTanh)) or p.ndim <= 1:
+                assert id(p) in no_decay, (type(module).__name__, name, tuple(p.shape))
+            else:  # conv and linear weights
+                assert id(p) in decay, (type(module).__name__, name)
+    grn = next(m for m in model.modules() if isinstance(m, GRN))
+    assert grn.gamma.ndim == 4 and id(grn.gamma) in no_decay and id(grn.beta) in no_decay
+
+
+def test_make_optimizer_kinds_and_defaults():
+    model = TinyNet()
+    sgd = make_optimizer("sgd_nesterov", model, lr=0.1)
+    assert isinstance(sgd, torch.optim.SGD)
+    assert sgd.defaults["nesterov"] and sgd.defaults["momentum"] == 0.9
+    assert sgd.param_groups[0]["lr"] == 0.1
+    assert not make_optimizer("sgd", model).defaults["nesterov"]
+    radam = make_optimizer("RAdam", model)
+    assert isinstance(radam, torch.optim.RAdam)
+    assert radam.defaults["betas"] == (0.9, 0.999) and radam.defaults["eps"] == 1e-8
+    assert isinstance(make_optimizer("adam", model), torch.optim.Adam)
+    adamw = make_optimizer("adamw", model, weight_decay=0.3, betas=(0.8, 0.9))
+    assert adamw.param_groups[0]["weight_decay"] == 0.3 and adamw.defaults["betas"] == (0.8, 0.9)
+    assert set(OPTIMIZERS) == {"sgd_nesterov", "radam", "adamw", "sgd", "adam"}
+
+
+def test_make_optimizer_errors():
+    model = TinyNet()
+    with pytest.raises(ValueError, match="sgd_nesterov, radam, adamw"):
+        make_optimizer("lion", model)
+    for lr in (0, -1e-3, float("nan")):
+        with pytest.raises(ValueError, match="lr must be a positive"):
+            make_optimizer("adamw", model, lr=lr)
+    with pytest.raises(ValueError, match="weight_decay"):
+        make_optimizer("adamw", model, weight_decay=-0.1)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        make_optimizer("sgd", model)
+
+
+# ---------------------------------------------------------------------------- check_accuracy
+
+
+class PickClass(nn.Module):
+    """Predicts the class stored in pixel (0, 0, 0) of each image; counts train-mode calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return F.one_hot(x[:, 0, 0, 0].long(), NUM_CLASSES).float() + 0 * self.dummy
+
+
+def test_check_accuracy_value_line_and_mode(capsys):
+    y = torch.arange(20) % NUM_CLASSES
+    pred = y.clone()
+    pred[7:] = (y[7:] + 1) % NUM_CLASSES  # exactly 7 of 20 right
+    X = torch.zeros(20, 3, 2, 2)
+    X[:, 0, 0, 0] = pred.float()
+    loader = DataLoader(TensorDataset(X, y), batch_size=6)  # uneven last batch
+    model = PickClass().train()
+    acc = check_accuracy(loader, model)
+    assert acc == pytest.approx(0.35)
+    assert capsys.readouterr().out.strip() == "Got 7 / 20 correct (35.00)"
+    assert model.training  # mode restored
+    model.eval()
+    assert check_accuracy(loader, model, device="cpu", verbose=False) == pytest.approx(0.35)
+    assert not model.training and capsys.readouterr().out == ""
+    soft = DataLoader(TensorDataset(X, F.one_hot(y, NUM_CLASSES).float()), batch_size=6)
+    assert check_accuracy(soft, model, verbose=False) == pytest.approx(0.35)
+    with pytest.raises(ValueError, match="no batches"):
+        check_accuracy([], model)
+
+
+# ---------------------------------------------------------------------------- reproducibility
+
+
+def test_same_seed_gives_same_history_and_weights(capsys):
+    runs = []
+    for _ in range(2):
+        model, opt = fresh()
+        h = train(model, opt, *loaders(), epochs=2, lr_schedule="cosine", seed=7, **QUIET)
+        runs.append((model, h))
+    (m1, h1), (m2, h2) = runs
+    assert h1.status == "completed" and h1.epochs == 2
+    assert same_run(h1, h2) and same_weights(m1, m2)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Epoch")]
+    assert len(lines) == 4 and lines[0].startswith("Epoch 1, loss = ")
+    assert " / 32 correct (" in lines[0]
+    model, opt = fresh()
+    h3 = train(model, opt, *loaders(), epochs=2, lr_schedule="cosine", seed=8, **QUIET)
+    assert h3.train_loss != h1.train_loss  # the seed really drives dropout and noise
+
+
+def test_seed_makes_plain_dataloader_shuffle_repeatable():
+    X, y = make_data(64)
+    results = []
+    for _ in range(2):
+        model, opt = fresh()
+        dl = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True)
+        results.append(train(model, opt, dl, dl, epochs=2, seed=3, **QUIET).train_loss)
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("seed", [0, None])
+def test_resume_equals_uninterrupted_run(tmp_path, seed):
+    kw = dict(epochs=3, lr_schedule="cosine", warmup_epochs=1, seed=seed, **QUIET)
+    torch.manual_seed(123)  # the RNG stream for seed=None
+    model_a, opt_a = fresh()
+    torch.manual_seed(123)
+    h_a = train(model_a, opt_a, *loaders(), checkpoint_dir=tmp_path / "a", **kw)
+
+    model_b, opt_b = fresh()
+    torch.manual_seed(123)
+    h_b1 = train(
+        model_b, opt_b, *loaders(), checkpoint_dir=tmp_path / "b", callbacks=[lambda h: True], **kw
+    )
+    assert h_b1.status == "stopped" and h_b1.epochs == 1
+    assert "resume=True" in h_b1.message
+
+    model_c, opt_c = fresh(init_seed=99)  # different start: everything must come from last.pt
+    torch.manual_seed(555)  # a different RNG stream: it must come from last.pt too
+    h_c = train(model_c, opt_c, *loaders(), checkpoint_dir=tmp_path / "b", resume=True, **kw)
+    assert h_c.status == "completed" and h_c.epochs == 3
+    assert same_run(h_a, h_c)
+    assert same_weights(model_a, model_c)
+    assert opt_c.param_groups[0]["lr"] == opt_a.param_groups[0]["lr"] == 1e-2  # restored
+
+
+def test_resume_with_explicit_path_and_missing_files(tmp_path, capsys):
+    model, opt = fresh()
+    train(model, opt, *loaders(), epochs=1, checkpoint_dir=tmp_path, **QUIET)
+    model2, opt2 = fresh(init_seed=5)
+    h = train(model2, opt2, *loaders(), epochs=1, resume=tmp_path / "last.pt", **QUIET)
+    assert h.epochs == 1 and h.status == "completed" and same_weights(model, model2)
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        train(model2, opt2, *loaders(), resume=tmp_path / "nope.pt", **QUIET)
+    capsys.readouterr()
+    h = train(*fresh(), *loaders(), checkpoint_dir=tmp_path / "new", resume=True, **QUIET)
+    assert "starting from scratch" in capsys.readouterr().out and h.epochs == 1
+
+
+# ---------------------------------------------------------------------------- ways to stop
+
+
+class NaNAfter(TinyNet):
+    """Emits NaN logits from the `after`-th training forward pass on."""
+
+    def __init__(self, after: int):
+        super().__init__()
+        self.after, self.calls = after, 0
+
+    def forward(self, x):
+        out = super().forward(x)
+        if self.training:
+            self.calls += 1
+            if self.calls > self.after:
+                out = out * float("nan")
+        return out
+
+
+def test_nan_guard_stops_with_clear_message(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = NaNAfter(after=5)  # 4 steps per epoch: step 2 of epoch 2 is the 6th
+    opt = make_optimizer("adamw", model, lr=1e-2)
+    h = train(model, opt, *loaders(), epochs=4, checkpoint_dir=tmp_path, **QUIET)
+    assert h.status == "diverged" and h.epochs == 1 and len(h.val_acc) == 1
+    assert "epoch 2 at step 2 of 4" in h.message and "lower learning rate" in h.message
+    assert "grad_clip" in h.message and "nan" in h.message.lower()
+    assert h.message in capsys.readouterr().out
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # NaN never reached them
+    assert History.load(tmp_path / "history.json").status == "diverged"
+
+
+def test_huge_lr_diverges():
+    model, _ = fresh(p_drop=0.0)
+    opt = make_optimizer("sgd", model, lr=1e8)
+    h = train(model, opt, *loaders(), epochs=5, **QUIET)
+    assert h.status == "diverged" and h.epochs < 5
+
+
+def test_keyboard_interrupt_from_callback_keeps_history_and_best(tmp_path):
+    model, opt = fresh()
+    best_weights = {}
+
+    def interrupt_after_two(h: History):
+        if h.best_epoch == h.epochs:
+            best_weights.update(weights(model))
+        if h.epochs == 2:
+            raise KeyboardInterrupt
+
+    h = train(
+        model, opt, *loaders(), epochs=5, checkpoint_dir=tmp_path, callbacks=[interrupt_after_two],
+        **QUIET,
+    )  # fmt: skip
+    assert h.status == "interrupted" and h.epochs == 2
+    assert h.best_checkpoint == str(tmp_path / "best.pt") and h.best_checkpoint in h.message
+    other = TinyNet()
+    h.load_best(other)
+    assert all(torch.equal(other.state_dict()[k], v) for k, v in best_weights.items())
+    assert History.load(tmp_path / "history.json").status == "interrupted"
+
+
+class InterruptingLoader(SeededLoader):
+    """Raises KeyboardInterrupt at batch `at` of epoch `epoch` (as Ctrl-C would)."""
+
+    def __init__(self, *args, epoch: int, at: int, event: threading.Event | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.stop_epoch, self.at, self.event = epoch, at, event
+
+    def __iter__(self):
+        for i, batch in enumerate(super().__iter__()):
+            if self.epoch == self.stop_epoch and i == self.at:
+                if self.event is None:
+                    raise KeyboardInterrupt
+                self.event.set()  # like a Stop button pressed during this batch
+            yield batch
+
+
+def test_keyboard_interrupt_mid_epoch_keeps_trained_weights(capsys):
+    model, opt = fresh()
+    before = weights(model)
+    train_loader, val_loader = loaders()
+    loader = InterruptingLoader(train_loader.X, train_loader.y, epoch=1, at=2)
+    h = train(model, opt, loader, val_loader, epochs=3, **QUIET)
+    assert h.status == "interrupted" and h.epochs == 1 and "epoch 2" in h.message
+    assert "Interrupted" in capsys.readouterr().out
+    assert not same_weights(model, TinyNet()) and any(
+        not torch.equal(v, before[k]) for k, v in model.state_dict().items()
+    )  # the model kept what it learned
+
+
+def test_stop_event_mid_epoch_and_before_start():
+    model, opt = fresh()
+    train_loader, val_loader = loaders()
+    event = threading.Event()
+    loader = InterruptingLoader(train_loader.X, train_loader.y, epoch=1, at=2, event=event)
+    h = train(model, opt, loader, val_loader, epochs=3, stop_event=event, **QUIET)
+    # the event is set while batch 3 of epoch 2 is produced; that step does not run
+    assert h.status == "stopped" and h.epochs == 1 and "epoch 2 before step 3" in h.message
+    h = train(model, opt, *loaders(), epochs=3, stop_event=event, **QUIET)
+    assert h.status == "stopped" and h.epochs == 0
+
+
+def test_stop_event_from_another_thread():
+    """The notebook pattern: train in a thread, a Stop button sets the event."""
+    model, opt = fresh()
+    stop, first_epoch_done, out = threading.Event(), threading.Event(), {}
+
+    def run():
+        out["h"] = train(
+            model, opt, *loaders(), epochs=10_000, stop_event=stop,
+            callbacks=[lambda h: first_epoch_done.set()], **QUIET,
+        )  # fmt: skip
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert first_epoch_done.wait(timeout=30)
+    stop.set()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert out["h"].status == "stopped" and 1 <= out["h"].epochs < 10_000
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def test_history_json_round_trip_and_repr(tmp_path):
+    model, opt = fresh()
+    h = train(model, opt, *loaders(), epochs=2, checkpoint_dir=tmp_path, **QUIET)
+    path = h.save(tmp_path / "h" / "history.json")
+    h2 = History.load(path)
+    assert h2 == h and isinstance(h2.train_loss[0], float)
+    assert History.load(tmp_path / "history.json") == h
+    assert f"best val acc {100 * h.best_val_acc:.2f} %" in repr(h)
+    assert "2 epochs, status: completed" in h.summary()
+    assert "not started" in repr(History())
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    model, opt = fresh()
+    h = train(model, opt, *loaders(), epochs=2, checkpoint_dir=tmp_path, **QUIET)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "history.json", "last.pt"]
+    last = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert last["epoch"] == 2 and last["history"]["val_acc"] == h.val_acc
+    assert {"model", "optimizer", "scheduler", "rng", "config"} <= last.keys()
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["epoch"] == h.best_epoch and best["val_acc"] == h.best_val_acc
+    model2, opt2 = fresh(init_seed=3)
+    ckpt = load_checkpoint(tmp_path / "last.pt", model2, opt2)
+    assert ckpt["epoch"] == 2 and same_weights(model, model2)
+    with pytest.raises(ValueError, match="only model weights"):
+        load_checkpoint(tmp_path / "best.pt", model2, opt2)
+    with pytest.raises(FileNotFoundError, match="checkpoint_dir"):
+        History().load_best(model2)
+
+
+# ---------------------------------------------------------------------------- loss and schedule
+
+
+def test_label_smoothing_with_soft_targets_gives_the_exact_loss():
+    # lr so small that the weights do not move: the epoch loss is the loss of the start model
+    train_loader, val_loader = loaders(soft=True)
+    model, _ = fresh(p_drop=0.0)
+    with torch.no_grad():
+        model.fc.weight.mul_(100)  # confident logits, so that smoothing changes the loss
+    opt = make_optimizer("sgd", model, lr=1e-30, weight_decay=0, momentum=0)
+
+    def expected_loss(smoothing: float) -> float:
+        total, n = 0.0, 0
+        train_loader.set_epoch(0)
+        with torch.no_grad():
+            for X, y in train_loader:
+                assert y.shape == (len(X), NUM_CLASSES) and y.dtype == torch.float32
+                total += F.cross_entropy(model(X), y, label_smoothing=smoothing).item() * len(X)
+                n += len(X)
+        return total / n
+
+    smoothed, plain = expected_loss(0.1), expected_loss(0.0)
+    assert abs(smoothed - plain) > 1e-2
+    h = train(model, opt, train_loader, val_loader, epochs=1, label_smoothing=0.1, **QUIET)
+    assert h.status == "completed" and h.train_loss[0] == pytest.approx(smoothed, rel=1e-5)
+    h = train(model, opt, train_loader, val_loader, epochs=1, **QUIET)
+    assert h.train_loss[0] == pytest.approx(plain, rel=1e-5)
+
+
+def test_cosine_schedule_with_warmup_values():
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = make_scheduler(opt, "cosine", total_steps=10, warmup_steps=2)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    expected = [1 / 3, 2 / 3] + [0.5 * (1 + math.cos(math.pi * t / 8)) for t in range(8)]
+    assert lrs == pytest.approx(expected, abs=1e-9)
+    assert make_scheduler(opt, "constant", total_steps=10) is None
+
+
+def test_train_records_scheduled_lr_per_epoch():
+    model, opt = fresh()
+    h = train(model, opt, *loaders(), epochs=3, lr_schedule="cosine", warmup_epochs=1, **QUIET)
+    base = 1e-2  # 4 steps per epoch: epochs start at steps 0 (warmup), 4 (peak), 8 (mid-cosine)
+    assert h.lr == pytest.approx([base / 5, base, base * 0.5 * (1 + math.cos(math.pi / 2))])
+    assert opt.param_groups[0]["lr"] == base  # the optimizer's lr is left as found
+    h = train(model, opt, *loaders(), epochs=2, max_steps_per_epoch=2, **QUIET)
+    assert h.lr == [base, base]
+
+
+def test_train_rejects_bad_arguments(tmp_path):
+    model, opt = fresh()
+    tl, vl = loaders()
+    bad = [
+        (dict(epochs=0), "epochs"),
+        (dict(lr_schedule="linear"), "lr_schedule"),
+        (dict(lr_schedule="cosine", epochs=2, warmup_epochs=2), "warmup_epochs"),
+        (dict(amp="int8"), "amp"),
+        (dict(label_smoothing=1.0), "label_smoothing"),
+        (dict(grad_clip=0), "grad_clip"),
+        (dict(resume=True), "checkpoint_dir"),
+    ]
+    for kwargs, match in bad:
+        with pytest.raises(ValueError, match=match):
+            train(model, opt, tl, vl, **kwargs, **QUIET)
+    with pytest.raises(ValueError, match="val_loader"):
+        train(model, opt, tl, None, **QUIET)
+    with pytest.raises(ValueError, match="max_steps_per_epoch"):
+        train(model, opt, iter(tl), vl, **QUIET)
+
+
+def test_convnextv2_atto_trains_with_every_option(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("convnextv2_atto", num_classes=10, stem="patchify", drop_path_rate=0.1)
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(16, 3, 32, 32, generator=g), torch.randint(0, 10, (16,), generator=g)
+    dl = DataLoader(TensorDataset(X, y), batch_size=8)
+    opt = make_optimizer("radam", model, lr=1e-3)
+    h = train(
+        model, opt, dl, dl, epochs=2, amp=True, channels_last=True, grad_clip=1.0,
+        label_smoothing=0.1, lr_schedule="cosine", warmup_epochs=0.5, seed=0,
+        checkpoint_dir=tmp_path, progress=True,
+    )  # fmt: skip
+    assert h.status == "completed" and all(math.isfinite(v) for v in h.train_loss)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 2
