@@ -87,9 +87,7 @@ def test_atto_learns_fashion_mnist(capsys):
     test_acc = check_accuracy(test_loader, model)
     out = capsys.readouterr().out
     with capsys.disabled():
-        print(
-            f"\nFashion-MNIST, atto, {STEPS} steps: val {history.val_acc[0]:.3f}, test {test_acc:.3f}"
-        )
+        print(f"\natto, {STEPS} steps: val {history.val_acc[0]:.3f}, test {test_acc:.3f}")
     assert "correct" in out
     assert history.val_acc[0] >= MIN_TEST_ACC
     assert test_acc >= MIN_TEST_ACC, f"test accuracy {test_acc:.3f} < {MIN_TEST_ACC}"
