@@ -433,15 +433,17 @@ def train_one_epoch(
     channels_last: bool = False,
     stop_event: threading.Event | None = None,
     pbar: tqdm | None = None,
+    sync_every: int | None = None,
 ) -> _EpochResult:
     """Train for up to `steps` batches; the loss stays on the device between reads.
 
     On CPU every step's loss is checked before the update (a NaN never reaches the weights);
     on GPU/MPS the first non-finite step is recorded on the device and read every
-    SYNC_EVERY steps, so there is no host-device sync per step.
+    SYNC_EVERY steps (or `sync_every`), so there is no host-device sync per step.
     """
     model.train()
-    sync_every = 1 if device.type == "cpu" else SYNC_EVERY
+    if sync_every is None:
+        sync_every = 1 if device.type == "cpu" else SYNC_EVERY
     loss_sum = torch.zeros((), device=device)
     first_bad = torch.full((), -1, dtype=torch.long, device=device)
     n_seen = 0

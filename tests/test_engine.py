@@ -23,7 +23,7 @@ from convnext_nb import (
     make_optimizer,
     train,
 )
-from convnext_nb.engine import DEFAULT_WEIGHT_DECAY, make_scheduler
+from convnext_nb.engine import DEFAULT_WEIGHT_DECAY, make_scheduler, train_one_epoch
 
 NUM_CLASSES = 4
 
@@ -297,6 +297,21 @@ def test_nan_guard_stops_with_clear_message(tmp_path, capsys):
     assert History.load(tmp_path / "history.json").status == "diverged"
 
 
+def test_deferred_nan_check_names_the_first_bad_step():
+    """The GPU path (loss read every few steps, no sync per step), run here on the CPU."""
+    torch.manual_seed(0)
+    model = NaNAfter(after=5)
+    opt = make_optimizer("adamw", model, lr=1e-2)
+    X, y = make_data(16 * 9)
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)
+    kw = dict(steps=9, device=torch.device("cpu"), sync_every=4)
+    result = train_one_epoch(model, opt, loader, **kw)
+    assert result.bad_step == 5 and result.bad_loss is None  # the 6th step, found at the 8th
+    model = NaNAfter(after=100)
+    result = train_one_epoch(model, make_optimizer("sgd", model), loader, **kw)
+    assert result.bad_step is None and math.isfinite(result.mean_loss)
+
+
 def test_huge_lr_diverges():
     model, _ = fresh(p_drop=0.0)
     opt = make_optimizer("sgd", model, lr=1e8)
@@ -507,3 +522,10 @@ def test_convnextv2_atto_trains_with_every_option(tmp_path):
     )  # fmt: skip
     assert h.status == "completed" and all(math.isfinite(v) for v in h.train_loss)
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 2
+
+
+def test_fp16_autocast_uses_a_grad_scaler():
+    model, opt = fresh()
+    h = train(model, opt, *loaders(), epochs=2, amp="fp16", grad_clip=1.0, **QUIET)
+    assert h.status == "completed" and all(math.isfinite(v) for v in h.train_loss)
+    assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in model.parameters())
