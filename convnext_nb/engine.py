@@ -52,6 +52,7 @@ class History:
     train_loss: mean training loss of each epoch.  val_acc: validation accuracy, in [0, 1].
     lr: learning rate at the start of each epoch (first parameter group).  epoch_time: seconds.
     best_epoch: 1-based epoch of the best val_acc (0 before any epoch), best_val_acc its value.
+    steps: optimizer steps taken in all, a cut-short last epoch included.
     status: "not started", "running", then "completed", "interrupted", "diverged" or "stopped".
     message: what happened, in words.  best_checkpoint / last_checkpoint: file paths (or None).
     """
@@ -62,6 +63,7 @@ class History:
     epoch_time: list[float] = field(default_factory=list)
     best_epoch: int = 0
     best_val_acc: float = 0.0
+    steps: int = 0
     status: str = "not started"
     message: str = ""
     best_checkpoint: str | None = None
@@ -412,6 +414,7 @@ def _steps_per_epoch(loader: Iterable, max_steps: int | None) -> int:
 
 @dataclass
 class _EpochResult:
+    steps_done: int  # optimizer steps taken
     mean_loss: float = math.nan
     stopped_at: int | None = None  # 0-based step at which stop_event was seen
     bad_step: int | None = None  # 0-based step whose loss was NaN/inf
@@ -449,7 +452,7 @@ def train_one_epoch(
     n_seen = 0
     for step, (X, y) in enumerate(itertools.islice(loader, steps)):
         if stop_event is not None and stop_event.is_set():
-            return _EpochResult(stopped_at=step)
+            return _EpochResult(step, stopped_at=step)
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if channels_last:
             X = X.contiguous(memory_format=torch.channels_last)
@@ -460,7 +463,7 @@ def train_one_epoch(
         loss_d = loss.detach()
         if sync_every == 1:
             if not torch.isfinite(loss_d):
-                return _EpochResult(bad_step=step, bad_loss=loss_d.item())
+                return _EpochResult(step, bad_step=step, bad_loss=loss_d.item())
         else:
             first_bad = torch.where(first_bad.lt(0) & ~torch.isfinite(loss_d), step, first_bad)
 
@@ -487,12 +490,12 @@ def train_one_epoch(
         if (step + 1) % sync_every == 0 or step + 1 == steps:
             value, bad = torch.stack([loss_d, first_bad.float()]).tolist()  # one sync
             if bad >= 0:
-                return _EpochResult(bad_step=int(bad))
+                return _EpochResult(step + 1, bad_step=int(bad))
             if pbar is not None:
                 pbar.set_postfix(loss=f"{value:.4f}", refresh=False)
     if n_seen == 0:
         raise ValueError("train_loader yielded no batches; check its dataset and batch_size.")
-    return _EpochResult(mean_loss=(loss_sum / n_seen).item())
+    return _EpochResult(step + 1, mean_loss=(loss_sum / n_seen).item())
 
 
 # ----------------------------------------------------------------------------------------
@@ -638,6 +641,7 @@ def train(
                     label_smoothing=label_smoothing, grad_clip=grad_clip,
                     channels_last=channels_last, stop_event=stop_event, pbar=pbar,
                 )  # fmt: skip
+            history.steps += result.steps_done
             if result.bad_step is not None:
                 _diverged(history, epoch, result, steps, lr, device)
                 break

@@ -207,7 +207,7 @@ def test_same_seed_gives_same_history_and_weights(capsys):
         h = train(model, opt, *loaders(), epochs=2, lr_schedule="cosine", seed=7, **QUIET)
         runs.append((model, h))
     (m1, h1), (m2, h2) = runs
-    assert h1.status == "completed" and h1.epochs == 2
+    assert h1.status == "completed" and h1.epochs == 2 and h1.steps == 8
     assert same_run(h1, h2) and same_weights(m1, m2)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Epoch")]
     assert len(lines) == 4 and lines[0].startswith("Epoch 1, loss = ")
@@ -290,6 +290,7 @@ def test_nan_guard_stops_with_clear_message(tmp_path, capsys):
     opt = make_optimizer("adamw", model, lr=1e-2)
     h = train(model, opt, *loaders(), epochs=4, checkpoint_dir=tmp_path, **QUIET)
     assert h.status == "diverged" and h.epochs == 1 and len(h.val_acc) == 1
+    assert h.steps == 4 + 1  # the NaN step is not taken
     assert "epoch 2 at step 2 of 4" in h.message and "lower learning rate" in h.message
     assert "grad_clip" in h.message and "nan" in h.message.lower()
     assert h.message in capsys.readouterr().out
@@ -378,6 +379,7 @@ def test_stop_event_mid_epoch_and_before_start():
     h = train(model, opt, loader, val_loader, epochs=3, stop_event=event, **QUIET)
     # the event is set while batch 3 of epoch 2 is produced; that step does not run
     assert h.status == "stopped" and h.epochs == 1 and "epoch 2 before step 3" in h.message
+    assert h.steps == 4 + 2
     h = train(model, opt, *loaders(), epochs=3, stop_event=event, **QUIET)
     assert h.status == "stopped" and h.epochs == 0
 
