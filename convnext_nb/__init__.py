@@ -8,6 +8,7 @@ from .engine import (
     make_optimizer,
     train,
 )
+from .experiments import EXPERIMENTS, Experiment, Run, RunConfig, load_run, run_experiment
 from .layers import GRN, DynamicTanh, LayerNorm, make_norm
 from .models import (
     VARIANTS,
@@ -18,12 +19,23 @@ from .models import (
     create_model,
     list_models,
 )
+from .plots import plot_graph, plot_runs
 from .pretrained import convert_timm_state_dict, load_pretrained
 from .utils import get_device, quick_mode, save_fig, seed_everything
+from .widgets import TrainingPanel
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "Run",
+    "RunConfig",
+    "TrainingPanel",
+    "load_run",
+    "plot_graph",
+    "plot_runs",
+    "run_experiment",
     "GRN",
     "OPTIMIZERS",
     "VARIANTS",

@@ -1,0 +1,170 @@
+"""Command line for headless machines: train the report's experiments and plot saved runs.
+
+    python -m convnext_nb list
+    python -m convnext_nb run test4_tiny_ln --epochs 5
+    python -m convnext_nb run improved --quick            # a few steps on offline data
+    python -m convnext_nb plot runs/test4_tiny_ln-cifar100 runs/test5_tiny_dyt-cifar100
+
+Bad arguments print a message that says what to do and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .experiments import DATASETS, EXPERIMENTS, get_experiment, load_run, run_experiment
+from .plots import GRAPHS, plot_graph, plot_runs
+from .utils import FIGURES_DIR
+
+
+def _experiment(name: str) -> str:
+    try:
+        get_experiment(name)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return name
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convnext-nb",
+        description="Train the seed report's ConvNeXt V2 experiments and plot saved runs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,plot,list}")
+
+    run = sub.add_parser("run", help="train an experiment (or load it when already saved)",
+                         description="Train every run of an experiment; a finished run under "
+                         "--runs-dir is loaded, an unfinished one resumed.")  # fmt: skip
+    run.add_argument("experiment", type=_experiment,
+                     help=f"one of: {', '.join(EXPERIMENTS)} (see `list`)")  # fmt: skip
+    run.add_argument("--epochs", type=_positive_int, help="override the config's epochs")
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few steps on a small offline subset (also CONVNEXT_NB_QUICK=1)",
+    )
+    run.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help="default: cifar100 (quick mode: fashion_mnist if installed)",
+    )
+    run.add_argument("--runs-dir", default="runs", type=Path, help="where runs are saved")
+    run.add_argument("--data-root", type=Path, help="dataset folder (default: data/)")
+    run.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    run.add_argument("--subset", type=_positive_int, help="use only N training images")
+    run.add_argument(
+        "--budget-s",
+        type=_positive_float,
+        help="fit each run into about this many seconds of training",
+    )
+    run.add_argument("--test", action="store_true", help="also report test-split accuracy")
+    run.add_argument("--force", action="store_true", help="retrain even if a run is saved")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    plot = sub.add_parser("plot", help="plot saved runs into figures/",
+                          description="Plot training loss and validation accuracy of saved "
+                          "runs. When they are the runs of one of the report's graphs, draw "
+                          "that graph.")  # fmt: skip
+    plot.add_argument("runs", nargs="+", help="run folders, or run names under --runs-dir")
+    plot.add_argument("--runs-dir", default="runs", type=Path)
+    plot.add_argument("--graph", choices=list(GRAPHS), help="draw this report graph")
+    plot.add_argument("--name", default="runs", help="file name in figures/ (without .png)")
+    plot.add_argument("--folder", type=Path, help="folder for the figure (default: figures/)")
+    plot.add_argument("--title", default="Training runs")
+
+    sub.add_parser("list", help="list the experiments and their runs")
+    return parser
+
+
+def cmd_list() -> int:
+    for exp in EXPERIMENTS.values():
+        print(f"{exp.name}: {exp.title}")
+        for cfg in exp.runs:
+            report = f"report {cfg.report_acc} %" if cfg.report_acc is not None else "ours"
+            print(
+                f"  {cfg.name}: {cfg.model}, {cfg.norm}, {cfg.stem} stem, {cfg.optimizer} "
+                f"lr {cfg.lr:g}, {cfg.epochs} epochs, augment {cfg.augment} ({report})"
+            )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    runs = run_experiment(
+        args.experiment, quick=True if args.quick else None, dataset=args.dataset,
+        epochs=args.epochs, runs_dir=args.runs_dir, force=args.force, device=args.device,
+        data_root=args.data_root, subset=args.subset, budget_s=args.budget_s,
+        evaluate_test=args.test, progress=False if args.no_progress else None,
+    )  # fmt: skip
+    for run in runs:
+        h = run.history
+        test = f", test acc {100 * run.test_acc:.2f} %" if run.test_acc is not None else ""
+        report = (f" (report: {run.config.report_acc} % on CIFAR-100)"
+                  if run.config.report_acc is not None else "")  # fmt: skip
+        print(f"{run.name}: best val acc {100 * h.best_val_acc:.2f} % at epoch "
+              f"{h.best_epoch}{test}, {h.status}, {sum(h.epoch_time):.0f} s{report}")  # fmt: skip
+    return 0
+
+
+def _find_run(text: str, runs_dir: Path) -> Path:
+    for path in (Path(text), runs_dir / text):
+        if (path / "config.json").exists():
+            return path
+    raise ValueError(
+        f"no saved run at {text!r} (nor {runs_dir / text}); pass a run folder such as "
+        f"{runs_dir}/test4_tiny_ln-cifar100 (written by `convnext-nb run`)."
+    )
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    runs = [load_run(_find_run(text, args.runs_dir)) for text in args.runs]
+    if args.graph:
+        plot_graph(args.graph, runs, folder=args.folder)
+        name = GRAPHS[args.graph][2] + ("_quick" if any(r.settings["quick"] for r in runs) else "")
+    else:
+        plot_runs(runs, args.title, name=args.name, folder=args.folder)
+        name = args.name
+    print(f"Saved {(args.folder or FIGURES_DIR) / name}.png")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "run":
+            return cmd_run(args)
+        return cmd_plot(args)
+    except ValueError as err:  # bad settings: a usage error
+        parser.error(str(err))
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"convnext-nb: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
