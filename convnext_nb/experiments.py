@@ -273,29 +273,33 @@ def quick_dataset() -> str:
 
 def make_loaders(
     dataset: str,
-    config: RunConfig,
     *,
+    augment: str = "none",
+    batch_size: int = 64,
+    seed: int = 0,
     subset: int | None = None,
     val_size: int = 1000,
-    batch_size: int | None = None,
     data_root: str | Path | None = None,
     device: torch.device | None = None,
 ):
-    """(train, val, test) loaders of `dataset` with the run's augmentation and batch size."""
+    """(train, val, test) loaders of "cifar100", "fashion_mnist" or "fake_cifar100".
+
+    Fashion-MNIST has no "strong" augmentation; it gets "basic" (crop + flip) instead.
+    """
     from . import data  # imported late: data.py is the heaviest import
 
     _check_choice("dataset", dataset, DATASETS)
-    kw = dict(batch_size=batch_size or config.batch_size, val_size=val_size, seed=config.seed,
-              device=device, subset=subset)  # fmt: skip
+    _check_choice("augment", augment, ("none", "basic", "strong"))
+    kw = dict(batch_size=batch_size, val_size=val_size, seed=seed, device=device, subset=subset)
     if dataset == "fashion_mnist":
-        augment = "basic" if config.augment == "strong" else config.augment
+        augment = "basic" if augment == "strong" else augment
         return data.fashion_mnist_loaders(root=data_root, augment=augment, **kw)
     if dataset == "fake_cifar100":
         root = Path(data_root or Path(tempfile.gettempdir()) / "convnext_nb_fake_cifar100")
         if not (root / "cifar-100-python" / "train").exists():
             data.write_fake_cifar100(root, n_train=max(500, subset or 0), n_test=100)
-        return data.cifar100_loaders(root=root, augment=config.augment, download=False, **kw)
-    return data.cifar100_loaders(root=data_root or "data", augment=config.augment, **kw)
+        return data.cifar100_loaders(root=root, augment=augment, download=False, **kw)
+    return data.cifar100_loaders(root=data_root or "data", augment=augment, **kw)
 
 
 # ----------------------------------------------------------------------------------------
@@ -468,8 +472,8 @@ def _run_one(
         settings = saved.settings  # keeps budget-derived max_steps_per_epoch
 
     train_loader, val_loader, test_loader = make_loaders(
-        dataset, config, subset=subset, val_size=val_size, batch_size=batch_size,
-        data_root=data_root, device=device,
+        dataset, augment=config.augment, batch_size=batch_size, seed=config.seed,
+        subset=subset, val_size=val_size, data_root=data_root, device=device,
     )  # fmt: skip
     model = build_model(dataclasses.replace(config, width=width), train_loader.num_classes)
     optimizer = make_optimizer(config.optimizer, model, lr=config.lr,

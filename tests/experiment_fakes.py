@@ -47,7 +47,7 @@ class TinyLoader:
 def fake_loaders(delay: float = 0.0):
     """A `make_loaders` replacement: monkeypatch.setattr(experiments, "make_loaders", ...)."""
 
-    def make_loaders(dataset, config, **kwargs):
+    def make_loaders(dataset, **kwargs):
         return (TinyLoader(64, delay=delay), TinyLoader(32, seed=1), TinyLoader(32, seed=2))
 
     return make_loaders
