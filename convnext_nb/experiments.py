@@ -492,7 +492,8 @@ def _run_one(
         model, optimizer, train_loader, val_loader, epochs, device=device,
         lr_schedule=config.lr_schedule, warmup_epochs=config.warmup_epochs,
         label_smoothing=config.label_smoothing, grad_clip=config.grad_clip, seed=config.seed,
-        callbacks=callbacks, stop_event=stop_event, checkpoint_dir=path, resume=True,
+        callbacks=callbacks, stop_event=stop_event, checkpoint_dir=path,
+        resume=True if (path / "last.pt").exists() else None,
         max_steps_per_epoch=settings["max_steps_per_epoch"],
         progress=(not quick) if progress is None else progress,
     )  # fmt: skip
