@@ -114,8 +114,7 @@ def test_notebook_panel_in_a_real_browser(jupyterlab):
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.set_default_timeout(60_000)
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
-            _wait_until(page, "window.jupyterapp && document.querySelector("
-                        "'.jp-Notebook .jp-Cell') !== null", 90, "the notebook to open")  # fmt: skip
+            _wait_until(page, _NOTEBOOK_OPEN, 90, "the notebook to open")
             _wait_until(page, _KERNEL_IDLE, 90, "the kernel to start")
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
             _wait_until(page, _ALL_CELLS_DONE, 150, "all cells to run")
@@ -143,6 +142,8 @@ def test_notebook_panel_in_a_real_browser(jupyterlab):
         finally:
             browser.close()
 
+
+_NOTEBOOK_OPEN = "() => !!(window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell'))"
 
 _KERNEL_IDLE = """() => {
   const w = window.jupyterapp.shell.currentWidget;
