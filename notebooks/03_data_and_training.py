@@ -21,7 +21,9 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"
+    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
+        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
+    )
 
 from convnext_nb.notebook import setup_notebook
 
@@ -42,7 +44,8 @@ from convnext_nb.utils import quick_mode
 
 dataset = quick_dataset() if quick_mode() else "cifar100"
 train_loader, val_loader, test_loader = make_loaders(
-    dataset, batch_size=64, subset=2000 if quick_mode() else None)
+    dataset, batch_size=64, subset=2000 if quick_mode() else None
+)
 print(f"dataset: {train_loader.dataset_name}, {train_loader.num_classes} classes")
 for name, loader in [("train", train_loader), ("val", val_loader), ("test", test_loader)]:
     print(f"{name:5}: {loader.num_samples:6d} images, {len(loader):4d} batches")
@@ -66,9 +69,10 @@ from convnext_nb import save_fig
 
 
 def show_grid(images, titles, ncols=8):
-    fig = Figure(figsize=(1.5 * ncols, 1.7 * ((len(images) + ncols - 1) // ncols)),
-                 layout="constrained")
-    for i, (img, title) in enumerate(zip(images, titles)):
+    fig = Figure(
+        figsize=(1.5 * ncols, 1.7 * ((len(images) + ncols - 1) // ncols)), layout="constrained"
+    )
+    for i, (img, title) in enumerate(zip(images, titles, strict=True)):
         ax = fig.add_subplot((len(images) + ncols - 1) // ncols, ncols, i + 1)
         img = img - img.min()
         ax.imshow((img / img.max()).permute(1, 2, 0).numpy())
@@ -107,8 +111,9 @@ from torchvision.transforms import v2
 
 basic = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])
 torch.manual_seed(0)
-fig = show_grid([X[0]] + [basic(X[0]) for _ in range(7)],
-                ["original"] + [f"augmented {i}" for i in range(1, 8)])
+fig = show_grid(
+    [X[0]] + [basic(X[0]) for _ in range(7)], ["original"] + [f"augmented {i}" for i in range(1, 8)]
+)
 save_fig(fig, f"03_augmentation_{dataset}")
 fig
 
@@ -130,9 +135,16 @@ from convnext_nb import create_model, make_optimizer, train
 torch.manual_seed(0)
 model = create_model("atto", num_classes=train_loader.num_classes)
 optimizer = make_optimizer("adamw", model, lr=2e-3)
-history = train(model, optimizer, train_loader, val_loader, epochs=2,
-                max_steps_per_epoch=10 if quick_mode() else None, seed=0,
-                progress=False)
+history = train(
+    model,
+    optimizer,
+    train_loader,
+    val_loader,
+    epochs=2,
+    max_steps_per_epoch=10 if quick_mode() else None,
+    seed=0,
+    progress=False,
+)
 
 # %% [markdown]
 # The history holds one entry per epoch; `summary()` says it in words.

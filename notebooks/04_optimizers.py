@@ -21,7 +21,9 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"
+    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
+        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
+    )
 
 from convnext_nb.notebook import setup_notebook
 
@@ -50,7 +52,7 @@ models = [build_model(cfg.replace(width=0.25)) for cfg in test2]
 same = all(
     torch.equal(a, b)
     for m in models[1:]
-    for a, b in zip(models[0].parameters(), m.parameters())
+    for a, b in zip(models[0].parameters(), m.parameters(), strict=True)
 )
 print("optimizers:", [cfg.optimizer for cfg in test2])
 print("identical initial weights:", same)

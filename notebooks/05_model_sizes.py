@@ -21,7 +21,9 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"
+    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
+        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
+    )
 
 from convnext_nb.notebook import setup_notebook
 
@@ -45,8 +47,10 @@ for cfg in EXPERIMENTS["test3_model_sizes"].runs:
             model = create_model(cfg.model, num_classes=100, stem=stem)
         macs[stem] = count_flops(model) / 1e6
     name = cfg.model.removeprefix("convnextv2_")
-    print(f"{name:8} {count_parameters(model) / 1e6:7.2f}M {macs['patchify']:8.0f}M "
-          f"{macs['cifar_s2']:8.0f}M {macs['cifar']:8.0f}M")
+    print(
+        f"{name:8} {count_parameters(model) / 1e6:7.2f}M {macs['patchify']:8.0f}M "
+        f"{macs['cifar_s2']:8.0f}M {macs['cifar']:8.0f}M"
+    )
 
 # %% [markdown]
 # With the 4x4 stem a 32x32 image becomes an 8x8 map in stage 1 and a 1x1

@@ -22,7 +22,9 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"
+    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
+        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
+    )
 
 from convnext_nb.notebook import setup_notebook
 
@@ -34,11 +36,13 @@ setup_notebook()
 
 # %%
 from convnext_nb import EXPERIMENTS, plot_graph, run_experiment
-from convnext_nb.experiments import fresh_runs_dir, format_table, results_table
+from convnext_nb.experiments import format_table, fresh_runs_dir, results_table
 
 for cfg in EXPERIMENTS["dyt_vs_ln"].runs:
-    print(f"{cfg.name}: {cfg.model}, norm={cfg.norm}, {cfg.optimizer} lr {cfg.lr}, "
-          f"{cfg.epochs} epochs -> report {cfg.report_acc} % at epoch {cfg.report_epoch}")
+    print(
+        f"{cfg.name}: {cfg.model}, norm={cfg.norm}, {cfg.optimizer} lr {cfg.lr}, "
+        f"{cfg.epochs} epochs -> report {cfg.report_acc} % at epoch {cfg.report_epoch}"
+    )
 
 # %% [markdown]
 # Outside quick mode the runs are saved under `runs/` and loaded when you run

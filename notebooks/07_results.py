@@ -22,7 +22,9 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"
+    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
+        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
+    )
 
 from convnext_nb.notebook import setup_notebook
 
@@ -65,11 +67,15 @@ by_name = {run.config.name: run for run in runs}
 result, improved = by_name["result_tiny_sgd_nesterov"], by_name["improved"]
 ranked = sorted(runs, key=lambda r: r.history.best_val_acc, reverse=True)
 print(f"data: {result.dataset}{' (quick mode)' if result.settings['quick'] else ''}")
-print(f"the report's Result ranks {ranked.index(result) + 1} of {len(runs)}: "
-      f"{100 * result.history.best_val_acc:.1f} %")
-print(f"improved recipe: {100 * improved.history.best_val_acc:.1f} % "
-      f"({100 * (improved.history.best_val_acc - result.history.best_val_acc):+.1f} "
-      "points vs the Result)")
+print(
+    f"the report's Result ranks {ranked.index(result) + 1} of {len(runs)}: "
+    f"{100 * result.history.best_val_acc:.1f} %"
+)
+print(
+    f"improved recipe: {100 * improved.history.best_val_acc:.1f} % "
+    f"({100 * (improved.history.best_val_acc - result.history.best_val_acc):+.1f} "
+    "points vs the Result)"
+)
 
 # %% [markdown]
 # The same as a chart. Report bars are CIFAR-100 numbers; ours are labelled
@@ -109,8 +115,9 @@ from convnext_nb.experiments import make_loaders
 
 for run in [result, improved]:
     s = run.settings
-    *_, test_loader = make_loaders(run.dataset, batch_size=256, subset=s["subset"],
-                                   val_size=s["val_size"])
+    *_, test_loader = make_loaders(
+        run.dataset, batch_size=256, subset=s["subset"], val_size=s["val_size"]
+    )
     print(f"{run.config.label}: ", end="")
     check_accuracy(test_loader, run.load_model(best=True))
 

@@ -23,7 +23,9 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"
+    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
+        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
+    )
 
 from convnext_nb.notebook import setup_notebook
 
@@ -94,7 +96,9 @@ for label, cfg in variants.items():
 # %% [markdown]
 # Train them all (saved runs are loaded). In quick mode this is a few steps
 # each on a small subset: it shows the code path, not which change wins on
-# CIFAR-100. The package's README lists the equal-time measurements.
+# CIFAR-100. For a real comparison at equal time, run for example
+# `python -m convnext_nb run improved --budget-s 600 --epochs 10` and the
+# same for `result_tiny_sgd_nesterov`.
 
 # %%
 from convnext_nb import run_experiment
@@ -128,8 +132,11 @@ for label, run in runs.items():
 from convnext_nb import plot_runs
 
 quick = runs["improved (all of ours)"].settings["quick"]
-plot_runs(list(runs.values()), "08: one change at a time vs the seed setup",
-          name="08_improvements" + ("_quick" if quick else ""))
+plot_runs(
+    list(runs.values()),
+    "08: one change at a time vs the seed setup",
+    name="08_improvements" + ("_quick" if quick else ""),
+)
 
 # %% [markdown]
 # ## Fine-tuning from ImageNet weights
@@ -164,20 +171,32 @@ from convnext_nb.experiments import QUICK, make_loaders, quick_dataset
 from convnext_nb.utils import quick_mode
 
 if pretrained is None:
-    print("To fine-tune: run this notebook with network access (the weights come "
-          "from Hugging Face), or set CONVNEXT_NB_WEIGHTS=/path/to/model.safetensors "
-          "(timm's convnextv2_atto.fcmae_ft_in1k) before starting Jupyter.")
+    print(
+        "To fine-tune: run this notebook with network access (the weights come "
+        "from Hugging Face), or set CONVNEXT_NB_WEIGHTS=/path/to/model.safetensors "
+        "(timm's convnextv2_atto.fcmae_ft_in1k) before starting Jupyter."
+    )
 else:
     dataset = quick_dataset() if quick_mode() else "cifar100"
     train_loader, val_loader, _ = make_loaders(
-        dataset, augment="basic", batch_size=QUICK.batch_size if quick_mode() else 128,
-        subset=QUICK.subset if quick_mode() else None)
+        dataset,
+        augment="basic",
+        batch_size=QUICK.batch_size if quick_mode() else 128,
+        subset=QUICK.subset if quick_mode() else None,
+    )
     if train_loader.num_classes != 100:
-        pretrained = load_pretrained("convnextv2_atto", weights=weights,
-                                     num_classes=train_loader.num_classes)
+        pretrained = load_pretrained(
+            "convnextv2_atto", weights=weights, num_classes=train_loader.num_classes
+        )
     optimizer = make_optimizer("adamw", pretrained, lr=2e-4)
-    train(pretrained, optimizer, train_loader, val_loader, epochs=2,
-          max_steps_per_epoch=QUICK.max_steps_per_epoch if quick_mode() else None)
+    train(
+        pretrained,
+        optimizer,
+        train_loader,
+        val_loader,
+        epochs=2,
+        max_steps_per_epoch=QUICK.max_steps_per_epoch if quick_mode() else None,
+    )
 
 # %% [markdown]
 # ## Try it yourself
