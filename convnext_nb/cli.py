@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .experiments import DATASETS, EXPERIMENTS, get_experiment, load_run, run_experiment
 from .plots import GRAPHS, plot_graph, plot_runs
-from .utils import FIGURES_DIR
+from .utils import figures_dir
 
 
 def _experiment(name: str) -> str:
@@ -145,7 +145,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     else:
         plot_runs(runs, args.title, name=args.name, folder=args.folder)
         name = args.name
-    print(f"Saved {(args.folder or FIGURES_DIR) / name}.png")
+    print(f"Saved {(args.folder or figures_dir()) / name}.png")
     return 0
 
 

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 QUICK_ENV = "CONVNEXT_NB_QUICK"
-FIGURES_DIR = Path(os.environ.get("CONVNEXT_NB_FIGURES", "figures"))
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -41,9 +40,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def figures_dir() -> Path:
+    """figures/ of the project: beside notebooks/ when run from there (as Jupyter and nbval do).
+
+    The environment variable CONVNEXT_NB_FIGURES overrides it.
+    """
+    if "CONVNEXT_NB_FIGURES" in os.environ:
+        return Path(os.environ["CONVNEXT_NB_FIGURES"])
+    here = Path.cwd()
+    in_notebooks = here.name == "notebooks" and (here.parent / "convnext_nb").is_dir()
+    return (here.parent if in_notebooks else here) / "figures"
+
+
 def save_fig(fig, name: str, folder: str | Path | None = None, dpi: int = 120) -> Path:
     """Save a matplotlib figure as `<folder>/<name>.png` (default: figures/); return the path."""
-    folder = Path(folder) if folder is not None else FIGURES_DIR
+    folder = Path(folder) if folder is not None else figures_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name if name.endswith(".png") else f"{name}.png")
     # metadata={"Software": None} keeps the PNG byte-stable across matplotlib versions.

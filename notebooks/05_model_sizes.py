@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -80,7 +85,6 @@ from convnext_nb.experiments import format_table, results_table
 print(format_table(results_table(runs)))
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 for run in runs:
     print(f"{run.config.label}: {sum(run.history.epoch_time):.1f} s of training")
 

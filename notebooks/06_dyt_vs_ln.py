@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -91,7 +96,6 @@ print("last 4: ", [round(a, 3) for a in alphas[-4:]])
 # printed times depend on your machine).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 import time
 
 ln_model = runs[0].load_model(best=False)

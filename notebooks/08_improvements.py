@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -48,6 +53,7 @@ print(seed)
 # gives at every step (slide the warmup to see it move).
 
 # %%
+# NBVAL_IGNORE_OUTPUT (a live widget: what it draws lives in the front end)
 import torch
 from ipywidgets import interact
 from matplotlib.figure import Figure
@@ -121,7 +127,6 @@ for label, run in runs.items():
     print(f"{label:32} {100 * acc:6.2f} %  ({100 * (acc - base):+6.2f} points)")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 for label, run in runs.items():
     print(f"{label:32} {sum(run.history.epoch_time):6.1f} s of training")
 

@@ -1,0 +1,43 @@
+"""Every notebook is a jupytext pair in sync: NAME.py (the source) and NAME.ipynb (with outputs)."""
+
+from pathlib import Path
+
+import jupytext
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SCRIPTS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+IPYNBS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert len(SCRIPTS) >= 2
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=lambda p: p.name)
+def test_every_ipynb_has_its_script(ipynb):
+    assert ipynb.with_suffix(".py").exists(), f"{ipynb.name} has no paired .py script"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_pair_in_sync(script):
+    ipynb = script.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{script.name} has no .ipynb: run python scripts/build_notebooks.py"
+    from_ipynb = jupytext.writes(jupytext.read(ipynb), fmt="py:percent")
+    assert from_ipynb == script.read_text(), (
+        f"{ipynb.name} and {script.name} differ: edit the .py, then rebuild the notebook with "
+        f"python scripts/build_notebooks.py {script.stem} (or run jupytext --sync)."
+    )
+
+
+@pytest.mark.parametrize("ipynb", IPYNBS, ids=lambda p: p.name)
+def test_committed_outputs_come_from_a_full_run(ipynb):
+    notebook = jupytext.read(ipynb)
+    code = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{ipynb.name} was not run top to bottom in one go: rebuild it with "
+        "python scripts/build_notebooks.py"
+    )
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{ipynb.name} holds an error output: {errors[0].get('ename')}"
