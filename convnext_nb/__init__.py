@@ -1,5 +1,6 @@
 """convnext-nb: ConvNeXt V2 (LayerNorm, GRN, Dynamic Tanh) on CIFAR-100, for the classroom."""
 
+from .checks import check_dyt, check_grn, check_layernorm
 from .engine import (
     OPTIMIZERS,
     History,
@@ -45,6 +46,9 @@ __all__ = [
     "History",
     "LayerNorm",
     "check_accuracy",
+    "check_dyt",
+    "check_grn",
+    "check_layernorm",
     "convert_timm_state_dict",
     "count_flops",
     "count_parameters",
