@@ -53,7 +53,8 @@ print(seed)
 # gives at every step (slide the warmup to see it move).
 
 # %%
-# NBVAL_IGNORE_OUTPUT (a live widget: what it draws lives in the front end)
+# A live widget: what it draws lives in the front end, not in the saved output.
+# NBVAL_IGNORE_OUTPUT
 import torch
 from ipywidgets import interact
 from matplotlib.figure import Figure
