@@ -107,7 +107,7 @@ from convnext_nb import save_fig
 torch.manual_seed(0)
 tokens = torch.randn(200, 64) * torch.rand(200, 1).pow(3).mul(8).add(0.3)
 y_ln = LayerNorm(64)(tokens).detach()
-grid = torch.linspace(-8, 8, 200)
+grid = torch.linspace(-25, 25, 400)
 fig = Figure(figsize=(6, 3.6), layout="constrained")
 ax = fig.add_subplot()
 ax.plot(
@@ -119,7 +119,7 @@ ax.plot(
     color="gray",
     label="LayerNorm: output vs input",
 )
-for alpha in [0.5, 1.0, 2.0]:
+for alpha in [0.2, 0.5, 2.0]:
     ax.plot(grid, torch.tanh(alpha * grid), label=f"tanh({alpha} x)")
 ax.set_xlabel("input x")
 ax.set_ylabel("output")
