@@ -69,6 +69,8 @@ def jupyterlab(tmp_path):
            f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
            "jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
+        cmd.append("--allow-root")
     log = open(tmp_path / "jupyterlab.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -128,14 +130,18 @@ def test_notebook_panel_in_a_real_browser(jupyterlab):
             panel.scroll_into_view_if_needed()
             img = panel.locator("img")
             assert panel.locator("button", has_text="Train").is_enabled()
-            first_src = img.get_attribute("src")
+            before = img.screenshot()  # the plot's pixels, as the student sees them
             # another optimizer is another run: Train really trains instead of loading
             panel.locator("select").nth(4).select_option("adamw")
             panel.locator("button", has_text="Train").click()
-            _wait_until(page, _PANEL_TEXT % "Completed", 120, "the run to finish")
+            # Train is disabled while a run trains and enabled again when it ends.
+            _wait_until(page, _TRAIN_DISABLED % "true", 60, "training to start")
+            _wait_until(page, _TRAIN_DISABLED % "false", 180, "the run to finish")
+            _wait_until(page, _PANEL_TEXT % '["Completed"]', 30, "the completed status")
             status = panel.inner_text()
-            assert "val acc" in status and "adamw" not in img.get_attribute("src")
-            assert img.get_attribute("src") != first_src, "the live plot did not update"
+            panel.screenshot(path=str(OUTPUT / "browser_panel.png"))
+            assert "val acc" in status
+            assert img.screenshot() != before, "the live plot did not update"
             assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
             panel.screenshot(path=str(OUTPUT / "browser_panel.png"))
             page.screenshot(path=str(OUTPUT / "browser_notebook.png"))
@@ -161,7 +167,17 @@ _ALL_CELLS_DONE = """() => {
   return done && w.sessionContext.session.kernel.status === 'idle';
 }"""
 
+_TRAIN_DISABLED = """() => {
+  const panels = document.querySelectorAll('.convnext-nb-panel');
+  if (panels.length === 0) return false;
+  const train = [...panels[panels.length - 1].querySelectorAll('button')]
+    .find((b) => b.innerText.includes('Train'));
+  return train !== undefined && train.disabled === %s;
+}"""
+
 _PANEL_TEXT = """() => {
   const panels = document.querySelectorAll('.convnext-nb-panel');
-  return panels.length > 0 && panels[panels.length - 1].innerText.includes('%s');
+  if (panels.length === 0) return false;
+  const text = panels[panels.length - 1].innerText;
+  return %s.every((part) => text.includes(part));
 }"""
