@@ -1,6 +1,18 @@
 """convnext-nb: ConvNeXt V2 (LayerNorm, GRN, Dynamic Tanh) on CIFAR-100, for the classroom."""
 
 from .checks import check_dyt, check_grn, check_layernorm
+from .data import (
+    CIFAR100_CLASSES,
+    CIFAR100_FINE_TO_COARSE,
+    CIFAR100_MEAN,
+    CIFAR100_STD,
+    CIFAR100_SUPERCLASSES,
+    FASHION_MNIST_CLASSES,
+    DatasetNotFoundError,
+    cifar100_loaders,
+    fashion_mnist_loaders,
+    write_fake_cifar100,
+)
 from .engine import (
     OPTIMIZERS,
     History,
@@ -28,6 +40,16 @@ from .widgets import TrainingPanel
 __version__ = "0.1.0"
 
 __all__ = [
+    "CIFAR100_CLASSES",
+    "CIFAR100_FINE_TO_COARSE",
+    "CIFAR100_MEAN",
+    "CIFAR100_STD",
+    "CIFAR100_SUPERCLASSES",
+    "FASHION_MNIST_CLASSES",
+    "DatasetNotFoundError",
+    "cifar100_loaders",
+    "fashion_mnist_loaders",
+    "write_fake_cifar100",
     "EXPERIMENTS",
     "Experiment",
     "Run",

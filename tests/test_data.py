@@ -1,15 +1,20 @@
 """Data: CIFAR-100's on-disk format, the seed's split, both loader paths, offline failures."""
 
+import json
 import pickle
+import shutil
 import socket
 import tarfile
 import time
+import urllib.request
 
+import numpy as np
 import pytest
 import torch
 from torchvision import datasets
 from torchvision.datasets.utils import calculate_md5
 
+import convnext_nb
 from convnext_nb import data
 from convnext_nb.data import (
     CIFAR100_CLASSES,
@@ -26,6 +31,7 @@ from convnext_nb.data import (
 )
 
 N_TRAIN, N_TEST = 600, 100
+KEYS = {"data", "fine_labels", "coarse_labels", "filenames", "batch_label"}
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +39,25 @@ def fake_root(tmp_path_factory):
     return write_fake_cifar100(tmp_path_factory.mktemp("cifar"), N_TRAIN, N_TEST, seed=0)
 
 
+def use_md5s_of(folder, monkeypatch):
+    """Make torchvision's CIFAR100 expect the md5s of the files in `folder` (this test only)."""
+    md5 = {name: calculate_md5(folder / name) for name in ("train", "test", "meta")}
+    monkeypatch.setattr(datasets.CIFAR100, "train_list", [["train", md5["train"]]])
+    monkeypatch.setattr(datasets.CIFAR100, "test_list", [["test", md5["test"]]])
+    meta = {"filename": "meta", "key": "fine_label_names", "md5": md5["meta"]}
+    monkeypatch.setattr(datasets.CIFAR100, "meta", meta)
+
+
+def test_package_exports_the_data_api():
+    for name in ("cifar100_loaders", "fashion_mnist_loaders", "write_fake_cifar100"):
+        assert name in convnext_nb.__all__ and callable(getattr(convnext_nb, name))
+    assert issubclass(convnext_nb.DatasetNotFoundError, RuntimeError)
+    assert len(convnext_nb.CIFAR100_SUPERCLASSES) == 20 and len(convnext_nb.CIFAR100_STD) == 3
+
+
 def test_torchvision_cifar100_reads_the_fake_files(fake_root, monkeypatch):
-    # torchvision's own class, unchanged but for the md5 of the files it expects.
-    folder = fake_root / "cifar-100-python"
-    monkeypatch.setattr(
-        datasets.CIFAR100, "train_list", [["train", calculate_md5(folder / "train")]]
-    )
-    monkeypatch.setattr(datasets.CIFAR100, "test_list", [["test", calculate_md5(folder / "test")]])
-    monkeypatch.setattr(
-        datasets.CIFAR100,
-        "meta",
-        {"filename": "meta", "key": "fine_label_names", "md5": calculate_md5(folder / "meta")},
-    )
+    # torchvision's own class, unchanged but for the md5s of the files it expects.
+    use_md5s_of(fake_root / "cifar-100-python", monkeypatch)
     train = datasets.CIFAR100(fake_root, train=True, download=False)
     test = datasets.CIFAR100(fake_root, train=False, download=False)
     assert train.data.shape == (N_TRAIN, 32, 32, 3) and train.data.dtype.name == "uint8"
@@ -53,15 +66,41 @@ def test_torchvision_cifar100_reads_the_fake_files(fake_root, monkeypatch):
     assert image.size == (32, 32) and 0 <= label < 100
 
 
-def test_fake_files_have_the_original_keys(fake_root):
-    with open(fake_root / "cifar-100-python" / "train", "rb") as f:
+def test_fake_files_are_in_the_original_format(fake_root):
+    path = fake_root / "cifar-100-python" / "train"
+    assert path.read_bytes()[:2] == b"\x80\x02"  # pickle protocol 2, like the originals
+    with open(path, "rb") as f:  # torchvision's way
         entry = pickle.load(f, encoding="latin1")
-    assert set(entry) == {"data", "fine_labels", "coarse_labels", "filenames", "batch_label"}
-    assert entry["data"].shape == (N_TRAIN, 3072)
+    assert set(entry) == KEYS and entry["data"].shape == (N_TRAIN, 3072)
+    assert entry["data"].dtype == np.uint8
     assert entry["coarse_labels"] == [CIFAR100_FINE_TO_COARSE[f] for f in entry["fine_labels"]]
+    with open(path, "rb") as f:  # the CIFAR web page's way: Python 2 strings come back as bytes
+        raw = pickle.load(f, encoding="bytes")
+    assert set(raw) == {k.encode() for k in KEYS} and isinstance(raw[b"filenames"][0], bytes)
+    np.testing.assert_array_equal(raw[b"data"], entry["data"])
     with open(fake_root / "cifar-100-python" / "meta", "rb") as f:
         meta = pickle.load(f, encoding="latin1")
-    assert meta["coarse_label_names"] == CIFAR100_SUPERCLASSES and len(CIFAR100_CLASSES) == 100
+    assert meta["coarse_label_names"] == CIFAR100_SUPERCLASSES
+    assert meta["fine_label_names"] == CIFAR100_CLASSES and len(CIFAR100_CLASSES) == 100
+
+
+def test_fake_rows_are_rgb_planes(fake_root, monkeypatch):
+    # Row layout: 1024 red, then 1024 green, then 1024 blue values, each plane row-major.
+    use_md5s_of(fake_root / "cifar-100-python", monkeypatch)
+    train = datasets.CIFAR100(fake_root, train=True, download=False)  # (N, 32, 32, 3)
+    with open(fake_root / "cifar-100-python" / "train", "rb") as f:
+        row = pickle.load(f, encoding="latin1")["data"][7]
+    np.testing.assert_array_equal(row.reshape(3, 32, 32).transpose(1, 2, 0), train.data[7])
+
+
+def test_fake_classes_are_learnable(fake_root):
+    # Nearest class mean on raw pixels: far above chance (0.01), so training can show learning.
+    train, _, test = cifar100_loaders(fake_root, batch_size=1000, val_size=100)
+    X, y = next(iter(train))
+    means = torch.stack([X[y == c].mean(0) if (y == c).any() else X[0] * 0 for c in range(100)])
+    Xt, yt = next(iter(test))
+    pred = torch.cdist(Xt.flatten(1), means.flatten(1)).argmin(1)
+    assert (pred == yt).float().mean() > 0.8
 
 
 def test_split_sizes_and_disjointness():
@@ -75,6 +114,13 @@ def test_split_sizes_and_disjointness():
     assert torch.equal(small, train_idx[:500])
 
 
+def test_loader_splits_hold_disjoint_images(fake_root):
+    train, val, _ = cifar100_loaders(fake_root, batch_size=1000, val_size=100)
+    (Xt, _), (Xv, _) = next(iter(train)), next(iter(val))
+    assert len(Xt) + len(Xv) == N_TRAIN
+    assert torch.cdist(Xv.flatten(1), Xt.flatten(1)).min() > 0  # no validation image in train
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_loaders_shapes_and_attributes(fake_root, fast):
     train, val, test = cifar100_loaders(fake_root, batch_size=32, val_size=100, fast=fast)
@@ -86,6 +132,8 @@ def test_loaders_shapes_and_attributes(fake_root, fast):
     X, y = next(iter(train))
     assert X.shape == (32, 3, 32, 32) and X.dtype == torch.float32 and y.dtype == torch.int64
     assert sum(len(y) for _, y in val) == 100
+    small, _, _ = cifar100_loaders(fake_root, batch_size=32, val_size=100, fast=fast, subset=40)
+    assert small.num_samples == 40 and len(small) == 1
 
 
 def test_normalisation_uses_the_cifar_constants(fake_root):
@@ -95,18 +143,25 @@ def test_normalisation_uses_the_cifar_constants(fake_root):
     mean = torch.tensor(CIFAR100_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR100_STD).view(1, 3, 1, 1)
     torch.testing.assert_close(X, (raw - mean) / std)
+    _, plain_val, _ = cifar100_loaders(fake_root, batch_size=100, val_size=100, fast=False)
+    torch.testing.assert_close(next(iter(plain_val))[0], X)  # no augmentation: identical
 
 
 def test_fast_and_plain_paths_give_the_same_kind_of_batches(fake_root):
-    fast, _, _ = cifar100_loaders(fake_root, batch_size=500, val_size=100, augment="basic")
-    plain, _, _ = cifar100_loaders(
-        fake_root, batch_size=500, val_size=100, augment="basic", fast=False
-    )
-    (Xf, yf), (Xp, yp) = next(iter(fast)), next(iter(plain))
-    assert Xf.shape == Xp.shape and Xf.dtype == Xp.dtype and yf.dtype == yp.dtype
-    assert torch.equal(yf.sort().values, yp.sort().values)  # one epoch: the same labels
+    kw = dict(batch_size=50, val_size=100, augment="basic")
+    fast, _, _ = cifar100_loaders(fake_root, **kw)
+    plain, _, _ = cifar100_loaders(fake_root, fast=False, **kw)
+    Xf, yf = (torch.cat(t) for t in zip(*fast, strict=True))
+    Xp, yp = (torch.cat(t) for t in zip(*plain, strict=True))
+    assert Xf.shape == Xp.shape == (500, 3, 32, 32)
+    assert Xf.dtype == Xp.dtype == torch.float32 and yf.dtype == yp.dtype == torch.int64
+    assert torch.equal(yf.bincount(minlength=100), yp.bincount(minlength=100))  # one epoch each
     assert abs(Xf.mean() - Xp.mean()) < 0.05 and abs(Xf.std() - Xp.std()) < 0.05
-    assert abs(Xf.min() - Xp.min()) < 1e-4 and abs(Xf.max() - Xp.max()) < 1e-4  # same range
+    torch.testing.assert_close(Xf.amin((0, 2, 3)), Xp.amin((0, 2, 3)))  # same range per channel
+    torch.testing.assert_close(Xf.amax((0, 2, 3)), Xp.amax((0, 2, 3)))
+    # Crop padding: zero pixels, normalised, appear in both (per channel, same value).
+    padding = (-torch.tensor(CIFAR100_MEAN) / torch.tensor(CIFAR100_STD)).view(1, 3, 1, 1)
+    assert (Xf == padding).float().mean() > 0.02 and (Xp == padding).float().mean() > 0.02
 
 
 def test_crop_flip_matches_torchvision_per_image():
@@ -122,29 +177,48 @@ def test_crop_flip_matches_torchvision_per_image():
         assert torch.equal(out[i], expected)
 
 
-def test_augmentation_keeps_labels_and_changes_pixels(fake_root):
-    plain, _, _ = cifar100_loaders(fake_root, batch_size=50, val_size=100, augment="none")
-    aug, _, _ = cifar100_loaders(fake_root, batch_size=50, val_size=100, augment="basic")
+@pytest.mark.parametrize("fast", [True, False])
+def test_augmentation_keeps_labels_and_changes_pixels(fake_root, fast):
+    kw = dict(batch_size=50, val_size=100, fast=fast)
+    plain, _, _ = cifar100_loaders(fake_root, augment="none", **kw)
+    aug, val, _ = cifar100_loaders(fake_root, augment="basic", **kw)
     (X0, y0), (X1, y1) = next(iter(plain)), next(iter(aug))
     assert torch.equal(y0, y1)  # same seed: same order, same labels
-    assert not torch.equal(X0, X1)
+    changed = (X0 != X1).flatten(1).any(1)
+    assert changed.float().mean() > 0.8  # a crop offset of (0, 0) without a flip is rare
+    X1_again, _ = next(iter(aug))
+    assert torch.equal(X1, X1_again)  # no set_epoch: the same epoch again
 
 
-def test_set_epoch_makes_each_epoch_reproducible(fake_root):
-    for fast in (True, False):
-        train, _, _ = cifar100_loaders(
-            fake_root, batch_size=50, val_size=100, augment="basic", fast=fast
-        )
-        torch.manual_seed(0)
-        train.set_epoch(3)
-        first = next(iter(train))
-        train.set_epoch(4)
-        other = next(iter(train))
-        torch.manual_seed(0)
-        train.set_epoch(3)
-        again = next(iter(train))
-        assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
-        assert not torch.equal(first[1], other[1])
+@pytest.mark.parametrize("augment", ["basic", "strong"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_set_epoch_is_a_pure_function_of_seed_and_epoch(fake_root, fast, augment):
+    if fast and augment == "strong":
+        pytest.skip("'strong' runs on the plain path only")
+    kw = dict(batch_size=50, val_size=100, augment=augment, fast=fast)
+    train, _, _ = cifar100_loaders(fake_root, **kw)
+    twin, _, _ = cifar100_loaders(fake_root, **kw)
+    rng_state = torch.get_rng_state()
+    train.set_epoch(3)
+    first = next(iter(train))
+    train.set_epoch(4)
+    other = next(iter(train))
+    twin.set_epoch(3)
+    again = next(iter(twin))
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert not torch.equal(first[1], other[1])
+    assert torch.equal(torch.get_rng_state(), rng_state)  # the global RNG was left alone
+
+
+def test_plain_path_with_workers_gives_the_same_batches(fake_root):
+    kw = dict(batch_size=100, val_size=100, augment="basic", fast=False, subset=200)
+    in_process, _, _ = cifar100_loaders(fake_root, **kw)
+    workers, _, _ = cifar100_loaders(fake_root, num_workers=2, **kw)
+    for epoch in (0, 1):
+        in_process.set_epoch(epoch)
+        workers.set_epoch(epoch)
+        for (Xa, ya), (Xb, yb) in zip(in_process, workers, strict=True):
+            assert torch.equal(Xa, Xb) and torch.equal(ya, yb)
 
 
 def test_strong_augmentation_gives_soft_targets(fake_root):
@@ -152,6 +226,7 @@ def test_strong_augmentation_gives_soft_targets(fake_root):
     X, y = next(iter(train))
     assert X.shape == (32, 3, 32, 32) and y.shape == (32, 100) and y.dtype == torch.float32
     torch.testing.assert_close(y.sum(dim=1), torch.ones(32))
+    assert (y.amax(1) < 1).any()  # some targets are really mixed
     assert next(iter(val))[1].ndim == 1  # validation stays plain
     with pytest.raises(ValueError, match="plain path"):
         cifar100_loaders(fake_root, augment="strong", fast=True)
@@ -164,6 +239,12 @@ def test_bad_arguments(fake_root):
         cifar100_loaders(fake_root, val_size=N_TRAIN)
     with pytest.raises(ValueError, match="subset"):
         cifar100_loaders(fake_root, val_size=100, subset=10_000)
+    with pytest.raises(ValueError, match="batch_size"):
+        cifar100_loaders(fake_root, val_size=100, batch_size=0)
+
+
+# ----------------------------------------------------------------------------------------
+# Downloads: never the real network here.
 
 
 def no_network(*args, **kwargs):
@@ -172,27 +253,73 @@ def no_network(*args, **kwargs):
 
 def test_offline_download_fails_fast_with_instructions(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
     start = time.perf_counter()
     with pytest.raises(DatasetNotFoundError) as err:
         cifar100_loaders(tmp_path / "data")
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 2  # seconds, not a hang
     message = str(err.value)
     assert str((tmp_path / "data").resolve()) in message
-    assert "cifar-100-python.tar.gz" in message and "archive=" in message and "url=" in message
-    assert not list((tmp_path / "data").glob("*.tar.gz*"))  # nothing half-written left
+    assert "cifar-100-python.tar.gz" in message and "cifar-100-python/" in message
+    assert "archive=" in message and "url=" in message and "slow" in message
+    assert not list(tmp_path.rglob("*.tar.gz*"))  # nothing half-written left
+
+
+def test_a_stalled_connection_check_gives_up_in_time(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(5))
+    start = time.perf_counter()
+    assert not data._host_reachable("https://www.cs.toronto.edu/x", timeout=0.5)
+    assert time.perf_counter() - start < 2
 
 
 def test_failed_download_leaves_no_partial_archive(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_host_reachable", lambda url, timeout=5.0: True)
+    monkeypatch.setattr(data, "_host_reachable", lambda url, timeout=3.0: True)
+    for error in (OSError("connection reset"), KeyboardInterrupt()):
 
-    def broken_download(url, root, filename, md5):
-        (tmp_path / filename).write_bytes(b"half an archive")
-        raise OSError("connection reset")
+        def broken_download(url, root, filename, md5, error=error):
+            (tmp_path / filename).write_bytes(b"half an archive")
+            raise error
 
-    monkeypatch.setattr(data, "download_url", broken_download)
-    with pytest.raises(DatasetNotFoundError, match="download failed"):
-        cifar100_loaders(tmp_path)
-    assert not list(tmp_path.glob("cifar-100-python.tar.gz*"))
+        monkeypatch.setattr(data, "download_url", broken_download)
+        with pytest.raises((DatasetNotFoundError, KeyboardInterrupt)):
+            cifar100_loaders(tmp_path)
+        assert not list(tmp_path.glob("cifar-100-python.tar.gz*"))
+
+
+@pytest.fixture
+def fake_archive(tmp_path, fake_root, monkeypatch):
+    """A tar.gz of the fake files, with the package and torchvision expecting its md5s."""
+    archive = tmp_path / "mirror" / "cifar-100-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("train", "test", "meta"):
+            tar.add(fake_root / "cifar-100-python" / name, arcname=f"cifar-100-python/{name}")
+    use_md5s_of(fake_root / "cifar-100-python", monkeypatch)
+    monkeypatch.setattr(data, "CIFAR100_MD5", calculate_md5(archive))
+    return archive
+
+
+def test_a_verified_local_archive_is_extracted_and_read(tmp_path, fake_archive):
+    train, _, test = cifar100_loaders(tmp_path / "data", archive=fake_archive, val_size=100)
+    assert train.dataset_name == "cifar100" and test.num_samples == N_TEST
+    assert (tmp_path / "data" / "cifar-100-python" / "train").is_file()
+
+
+def test_download_from_a_mirror_url_is_verified_then_renamed(tmp_path, fake_archive, monkeypatch):
+    monkeypatch.setattr(data, "_host_reachable", lambda url, timeout=3.0: True)
+    seen = {}
+
+    def download(url, root, filename, md5):  # stands in for torchvision's download_url
+        seen.update(url=url, filename=filename, md5=md5)
+        shutil.copy(fake_archive, f"{root}/{filename}")
+
+    monkeypatch.setattr(data, "download_url", download)
+    root = tmp_path / "data"
+    train, _, _ = cifar100_loaders(root, url="https://mirror.example/c100.tgz", val_size=100)
+    assert seen["url"] == "https://mirror.example/c100.tgz" and seen["md5"] == data.CIFAR100_MD5
+    assert seen["filename"].endswith(".part")  # never written under the final name
+    assert sorted(p.name for p in root.iterdir()) == ["cifar-100-python", "cifar-100-python.tar.gz"]
+    assert train.num_samples == N_TRAIN - 100
 
 
 def test_corrupt_local_archive_is_rejected(tmp_path):
@@ -201,8 +328,13 @@ def test_corrupt_local_archive_is_rejected(tmp_path):
         tar.add(__file__, arcname="cifar-100-python/train")
     with pytest.raises(DatasetNotFoundError, match="md5 mismatch"):
         cifar100_loaders(tmp_path)
+    assert not (tmp_path / "cifar-100-python").exists()  # nothing extracted from it
     with pytest.raises(DatasetNotFoundError, match="no file at"):
         cifar100_loaders(tmp_path / "elsewhere", archive=tmp_path / "missing.tar.gz")
+
+
+# ----------------------------------------------------------------------------------------
+# Fashion-MNIST and the benchmark
 
 
 def test_fashion_mnist_not_found_says_what_to_do(tmp_path, monkeypatch):
@@ -213,12 +345,28 @@ def test_fashion_mnist_not_found_says_what_to_do(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(
-    not FASHION_MNIST_DEBIAN_DIR.exists(), reason="Debian's dataset-fashion-mnist is not installed"
+    not FASHION_MNIST_DEBIAN_DIR.exists(),
+    reason=f"Debian's dataset-fashion-mnist is not installed (no {FASHION_MNIST_DEBIAN_DIR}); "
+    "apt-get install dataset-fashion-mnist",
 )
 def test_fashion_mnist_from_debian():
     train, val, test = fashion_mnist_loaders(batch_size=256, val_size=1000, subset=2000)
     assert (train.num_samples, val.num_samples, test.num_samples) == (2000, 1000, 10_000)
+    assert train.dataset_name == "fashion_mnist" and train.num_classes == 10
     X, y = next(iter(test))
-    assert X.shape == (256, 3, 32, 32) and y.max() < 10 and train.classes[0] == "T-shirt/top"
+    assert X.shape == (256, 3, 32, 32) and X.dtype == torch.float32 and y.max() < 10
+    assert train.classes[0] == "T-shirt/top"
     assert torch.equal(X[:, 0], X[:, 1])  # grey copied to 3 channels
     assert torch.equal(X[:, :, :2], X[:, :, :2].amin().expand_as(X[:, :, :2]))  # 2-pixel pad
+    assert -1 < X.mean() < 1 and 0.5 < X.std() < 1.5  # normalised
+
+
+def test_data_benchmark_runs_in_its_tiny_configuration(tmp_path, capsys):
+    from benchmarks.data_bench import main
+
+    out = tmp_path / "data_bench.json"
+    assert main(["--tiny", "--device", "cpu", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["contender"] for row in rows] == ["per-sample DataLoader", "in-memory batched"]
+    assert all(row["value"] > 0 for row in rows) and rows[1]["ratio"] > 0
+    assert "ratio" in capsys.readouterr().out
