@@ -141,10 +141,10 @@ def bench_eval(variants, batch_size, repeats, device, amp) -> list[dict]:
     for variant in variants:
         contenders, images = {}, 0
         for name, model in (
-            ("timm forward", timm.create_model(variant, num_classes=NUM_CLASSES)),
-            ("ours check_accuracy", create_model(variant, NUM_CLASSES)),
+            ("timm model", timm.create_model(variant, num_classes=NUM_CLASSES)),
+            ("our model", create_model(variant, NUM_CLASSES)),
         ):
             contenders[name], images = eval_fn(model, batch_size, device, amp)
         seconds = interleaved(contenders, repeats, device=device)
-        rows += _rows(f"eval {variant}", seconds, images, "timm forward")
+        rows += _rows(f"eval (check_accuracy) {variant}", seconds, images, "timm model")
     return rows
