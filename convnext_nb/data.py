@@ -17,6 +17,7 @@ any `num_workers`, and neither path draws from the global torch RNG: `train` cal
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import pickle
@@ -125,6 +126,24 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int =
     return padded.gather(2, index[:, None].expand(n, c, h * w)).view(n, c, h, w)
 
 
+@contextlib.contextmanager
+def _one_thread_on_cpu(device: torch.device) -> Iterator[None]:
+    """Run a batch's small, memory-bound CPU ops on one thread, then restore the setting.
+
+    One thread does them about as fast (over 100,000 images/s), and it avoids a collapse
+    measured here: with the cores busy elsewhere, 2 intra-op threads took 60x longer.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class TensorLoader:
     """The fast path: batches cut from one in-memory uint8 tensor, augmented on the device.
 
@@ -175,10 +194,12 @@ class TensorLoader:
             order = torch.arange(self.num_samples, device=self.device)
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
-            x = self.images[idx]
-            if self.augment == "basic":
-                x = random_crop_flip(x, generator)
-            yield x.float().sub_(self.mean).div_(self.std), self.labels[idx]
+            with _one_thread_on_cpu(self.device):
+                x = self.images[idx]
+                if self.augment == "basic":
+                    x = random_crop_flip(x, generator)
+                x = x.float().sub_(self.mean).div_(self.std)
+            yield x, self.labels[idx]
 
 
 class EpochSampler(Sampler):
