@@ -334,7 +334,9 @@ def split_indices(n: int, val_size: int, seed: int, subset: int | None = None):
     subset: keep only this many training indices (quick mode). Returns (train_idx, val_idx).
     """
     if not 0 < val_size < n:
-        raise ValueError(f"val_size must be between 1 and {n - 1}, got {val_size}.")
+        raise ValueError(
+            f"val_size must be between 1 and {n - 1} ({n} training images), got {val_size}."
+        )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = order[:val_size], order[val_size:]
     if subset is not None:
@@ -658,6 +660,10 @@ def write_fake_cifar100(
     Returns root.
     """
     folder = Path(root) / "cifar-100-python"
+    if (folder / "train").exists() and not is_fake_cifar100(root):
+        raise ValueError(
+            f"{folder} holds real CIFAR-100 files; write the fake ones into another folder."
+        )
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     # One random 4x4 colour grid per class, blown up to 32x32 (8x8 blocks).

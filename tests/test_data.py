@@ -93,6 +93,14 @@ def test_fake_rows_are_rgb_planes(fake_root, monkeypatch):
     np.testing.assert_array_equal(row.reshape(3, 32, 32).transpose(1, 2, 0), train.data[7])
 
 
+def test_fake_writer_never_overwrites_real_files(tmp_path):
+    (tmp_path / "cifar-100-python").mkdir()
+    (tmp_path / "cifar-100-python" / "train").write_bytes(b"the real thing")
+    with pytest.raises(ValueError, match="real CIFAR-100"):
+        write_fake_cifar100(tmp_path, n_train=10, n_test=10)
+    assert (tmp_path / "cifar-100-python" / "train").read_bytes() == b"the real thing"
+
+
 def test_fake_classes_are_learnable(fake_root):
     # Nearest class mean on raw pixels: far above chance (0.01), so training can show learning.
     train, _, test = cifar100_loaders(fake_root, batch_size=1000, val_size=100)
