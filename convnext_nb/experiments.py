@@ -295,9 +295,11 @@ def make_loaders(
         augment = "basic" if augment == "strong" else augment
         return data.fashion_mnist_loaders(root=data_root, augment=augment, **kw)
     if dataset == "fake_cifar100":
-        root = Path(data_root or Path(tempfile.gettempdir()) / "convnext_nb_fake_cifar100")
+        n_train = (subset or 500) + val_size  # enough for the split asked for
+        default_root = Path(tempfile.gettempdir()) / f"convnext_nb_fake_cifar100_{n_train}"
+        root = Path(data_root or default_root)
         if not (root / "cifar-100-python" / "train").exists():
-            data.write_fake_cifar100(root, n_train=max(500, subset or 0), n_test=100)
+            data.write_fake_cifar100(root, n_train=n_train, n_test=100)
         return data.cifar100_loaders(root=root, augment=augment, download=False, **kw)
     return data.cifar100_loaders(root=data_root or "data", augment=augment, **kw)
 
