@@ -32,7 +32,7 @@ if "google.colab" in sys.modules:
 
 from convnext_nb.notebook import setup_notebook
 
-setup_notebook()
+device = setup_notebook()
 
 # %% [markdown]
 # ## From ResNet to ConvNeXt
