@@ -1,4 +1,4 @@
-"""What the first cell of every notebook does: versions, device, quick mode."""
+"""What the first cell of every notebook does: versions, device, quick mode, inline figures."""
 
 from __future__ import annotations
 
@@ -9,13 +9,37 @@ import torch
 from .utils import get_device, quick_mode
 
 
+def show_figures_inline() -> bool:
+    """Make a bare `matplotlib.figure.Figure` as a cell's last line display as a PNG.
+
+    The package and the notebooks draw on `Figure` objects, not pyplot (safe from a training
+    thread, no global figure state). IPython registers its PNG formatter for figures only when
+    pyplot's inline backend starts, so without this a figure shows as "<Figure size ...>".
+    Returns False outside IPython, where there is nothing to do.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    select_figure_formats(shell, {"png"})
+    return True
+
+
 def setup_notebook() -> torch.device:
-    """Print versions and the device (with a hint when there is no GPU); return the device."""
+    """Print versions and the device (with a hint when there is no GPU); return the device.
+
+    Also makes figures display inline (`show_figures_inline`).
+    """
     import timm
     import torchvision
 
     from . import __version__
 
+    show_figures_inline()
     device = get_device()
     print(
         f"Python {platform.python_version()}, torch {torch.__version__}, "

@@ -4,7 +4,8 @@
     python scripts/build_notebooks.py 01 03_data      # names or prefixes
 
 For each notebooks/NAME.py (the py:percent source): execute it in a fresh kernel from
-notebooks/ with CONVNEXT_NB_QUICK=1 (as CI and nbval do), then write NAME.ipynb with the
+notebooks/ with CONVNEXT_NB_QUICK=1 and this checkout's convnext_nb first on PYTHONPATH (as
+pytest's nbval run does, see conftest.py), then write NAME.ipynb with the
 outputs (and rewrite NAME.py exactly as `jupytext --sync` would, so the pair stays in sync).
 Edit either twin; `jupytext --sync notebooks/NAME.ipynb` pairs edits made in Jupyter.
 """
@@ -17,9 +18,11 @@ import time
 from pathlib import Path
 
 import jupytext
+from jupytext.combine import map_outputs_to_inputs
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def select(names: list[str]) -> list[Path]:
@@ -33,9 +36,21 @@ def select(names: list[str]) -> list[Path]:
     return chosen
 
 
+def keep_cell_ids(notebook, ipynb: Path) -> None:
+    """Give cells the ids they have in the existing .ipynb (matched as `jupytext --sync` matches
+    cells), so that a rebuild changes only what really changed; new cells get fresh ids."""
+    if not ipynb.exists():
+        return
+    old = jupytext.read(ipynb).cells
+    for cell, j in zip(notebook.cells, map_outputs_to_inputs(notebook.cells, old), strict=True):
+        if j is not None and "id" in old[j]:
+            cell.id = old[j].id
+
+
 def build(script: Path, timeout: int = 900) -> float:
     """Execute `script`'s notebook and write its .ipynb twin; return the seconds it took."""
     notebook = jupytext.read(script)
+    keep_cell_ids(notebook, script.with_suffix(".ipynb"))
     start = time.perf_counter()
     client = NotebookClient(
         notebook,
@@ -52,6 +67,9 @@ def build(script: Path, timeout: int = 900) -> float:
 
 def main(argv: list[str]) -> int:
     os.environ["CONVNEXT_NB_QUICK"] = "1"  # the kernels inherit it
+    # ... and import this checkout's convnext_nb, whatever copy is installed (as conftest.py)
+    path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *path])
     for script in select(argv):
         print(f"{script.name}: running...", flush=True)
         print(f"{script.name}: done in {build(script):.0f} s -> {script.stem}.ipynb", flush=True)

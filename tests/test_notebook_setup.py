@@ -1,0 +1,59 @@
+"""setup_notebook(), the first cell of every notebook: versions, device, quick mode, figures."""
+
+import base64
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from convnext_nb import notebook
+
+
+@pytest.fixture
+def cpu_only(monkeypatch):
+    monkeypatch.setattr(notebook, "get_device", lambda: torch.device("cpu"))
+
+
+def test_prints_versions_device_and_gpu_hint(cpu_only, capsys):
+    device = notebook.setup_notebook()
+    out = capsys.readouterr().out
+    assert device == torch.device("cpu")
+    assert f"torch {torch.__version__}" in out and "convnext_nb 0.1.0" in out
+    assert "device: cpu" in out
+    assert "Runtime > Change runtime type > GPU" in out
+
+
+def test_no_gpu_hint_when_there_is_a_gpu(monkeypatch, capsys):
+    monkeypatch.setattr(notebook, "get_device", lambda: torch.device("cuda"))
+    assert notebook.setup_notebook() == torch.device("cuda")
+    out = capsys.readouterr().out
+    assert "device: cuda" in out and "No GPU found" not in out
+
+
+@pytest.mark.parametrize("quick", ["1", "0"])
+def test_quick_mode_banner(cpu_only, monkeypatch, capsys, quick):
+    monkeypatch.setenv("CONVNEXT_NB_QUICK", quick)
+    notebook.setup_notebook()
+    assert ("QUICK MODE" in capsys.readouterr().out) == (quick == "1")
+
+
+def test_outside_ipython_figures_need_nothing():
+    assert notebook.show_figures_inline() is False
+
+
+def test_figures_display_as_png_in_ipython(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        fig = Figure(figsize=(2, 1))
+        fig.add_subplot().plot([0, 1])
+        shell.display_formatter.formatters["image/png"].pop(Figure, None)
+        before, _ = shell.display_formatter.format(fig)
+        assert "image/png" not in before  # what a notebook showed before the fix
+        monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+        assert notebook.show_figures_inline() is True
+        after, _ = shell.display_formatter.format(fig)
+        assert base64.b64decode(after["image/png"])[:4] == b"\x89PNG"
+    finally:
+        InteractiveShell.clear_instance()
