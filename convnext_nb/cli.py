@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--name", default="runs", help="file name in figures/ (without .png)")
     plot.add_argument("--folder", type=Path, help="folder for the figure (default: figures/)")
     plot.add_argument("--title", default="Training runs")
+    plot.add_argument(
+        "--x",
+        choices=["epoch", "time"],
+        default="epoch",
+        help="x axis: epochs, or seconds of training (equal-time comparisons)",
+    )
 
     sub.add_parser("list", help="list the experiments and their runs")
     return parser
@@ -143,7 +149,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         plot_graph(args.graph, runs, folder=args.folder)
         name = GRAPHS[args.graph][2] + ("_quick" if any(r.settings["quick"] for r in runs) else "")
     else:
-        plot_runs(runs, args.title, name=args.name, folder=args.folder)
+        plot_runs(runs, args.title, name=args.name, folder=args.folder, x=args.x)
         name = args.name
     print(f"Saved {(args.folder or figures_dir()) / name}.png")
     return 0

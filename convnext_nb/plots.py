@@ -9,6 +9,7 @@ from a training thread and show once in a notebook (`fig` as a cell's last line)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,21 +66,30 @@ def plot_runs(
     name: str | None = None,
     folder: str | Path | None = None,
     show_report: bool | None = None,
+    x: str = "epoch",
 ) -> Figure:
     """Training loss and validation accuracy per epoch, one line per run.
 
     show_report: mark the report's best (epoch, accuracy) as a star; by default only when
     every run is a full CIFAR-100 run (the only data the report's numbers can be compared to).
+    x: "epoch", or "time" (History.epoch_time summed: seconds of training and validation) to
+    compare runs at equal time rather than at equal epochs.
     name: also save the figure as <folder or figures/>/<name>.png.
     """
+    if x not in ("epoch", "time"):
+        raise ValueError(f"x must be 'epoch' or 'time', got {x!r}.")
     runs = _as_runs(runs)
+    if x == "time":
+        show_report = False  # the report gives epochs, not seconds
     if show_report is None:
         show_report = all(r.dataset == "cifar100" and not r.settings["quick"] for r in runs)
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     for i, run in enumerate(runs):
         h, color = run.history, f"C{i}"
-        epochs = range(1, h.epochs + 1)
+        epochs = list(range(1, h.epochs + 1))
+        if x == "time":
+            epochs = list(itertools.accumulate(h.epoch_time))
         best = f" (best {100 * h.best_val_acc:.1f} % @ {h.best_epoch})" if h.best_epoch else ""
         ax_loss.plot(epochs, h.train_loss, "o-", ms=3, color=color, label=run.config.label)
         ax_acc.plot(epochs, [100 * a for a in h.val_acc], "o-", ms=3, color=color,
@@ -87,12 +97,14 @@ def plot_runs(
         if show_report and run.config.report_acc is not None and run.config.report_epoch:
             ax_acc.plot(run.config.report_epoch, run.config.report_acc, "*", ms=12, color=color,
                         mec="k", label=f"report: {run.config.report_acc} %")  # fmt: skip
-    ax_loss.set(xlabel="epoch", ylabel="training loss", title="training loss")
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy")
+    xlabel = "epoch" if x == "epoch" else "training time (s)"
+    ax_loss.set(xlabel=xlabel, ylabel="training loss", title="training loss")
+    ax_acc.set(xlabel=xlabel, ylabel="validation accuracy (%)", title="validation accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        if x == "epoch":
+            ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(f"{title}\n{data_label(runs)}", fontsize=10)
     if name is not None:
         save_fig(fig, name, folder)

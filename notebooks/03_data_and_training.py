@@ -79,7 +79,7 @@ def show_grid(images, titles, ncols=8):
     )
     for i, (img, title) in enumerate(zip(images, titles, strict=True)):
         ax = fig.add_subplot((len(images) + ncols - 1) // ncols, ncols, i + 1)
-        img = img - img.min()
+        img = img.float() - img.min()
         ax.imshow((img / img.max()).permute(1, 2, 0).numpy())
         ax.set_title(title, fontsize=8)
         ax.axis("off")
@@ -108,23 +108,26 @@ print("per-channel std: ", [round(v, 2) for v in X.std(dim=(0, 2, 3)).tolist()])
 # and a big model memorises them (its training loss fell to 0.02 while
 # validation accuracy stalled). The report's suggestion, "basic" here, is a
 # random crop of the image padded by 4 pixels, plus a random horizontal flip.
-# One image, eight times:
+# The loader keeps every training image in memory as raw uint8 pixels and
+# augments whole batches with `random_crop_flip`; here is one image, seven
+# times. The padding is black because the crop works on the raw pixels,
+# before normalisation.
 
 # %%
 import torch
-from torchvision.transforms import v2
 
-basic = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip()])
-torch.manual_seed(0)
-fig = show_grid(
-    [X[0]] + [basic(X[0]) for _ in range(7)], ["original"] + [f"augmented {i}" for i in range(1, 8)]
-)
+from convnext_nb.data import random_crop_flip
+
+image = train_loader.images[:1].cpu()  # (1, 3, 32, 32) uint8
+generator = torch.Generator().manual_seed(0)
+augmented = [random_crop_flip(image, generator)[0] for _ in range(7)]
+fig = show_grid([image[0]] + augmented, ["original"] + [f"augmented {i}" for i in range(1, 8)])
 save_fig(fig, f"03_augmentation_{dataset}")
 fig
 
 # %% [markdown]
-# `make_loaders(..., augment="basic")` applies exactly this to every training
-# batch (never to validation or test images); `"strong"` adds more.
+# `make_loaders(..., augment="basic")` calls exactly this on every training
+# batch (never on validation or test images); `"strong"` adds more.
 #
 # ## The training loop
 #

@@ -65,6 +65,11 @@ def test_quick_run_then_plot(tmp_path, fake_data, capsys):
     assert (figures / "graph3_dyt_vs_ln_quick.png").stat().st_size > 10_000
     assert "Saved" in capsys.readouterr().out
 
+    argv = ["plot", *names, "--runs-dir", str(runs_dir), "--x", "time", "--name", "by_time",
+            "--folder", str(figures)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert (figures / "by_time.png").stat().st_size > 10_000
+
 
 def test_settings_mismatch_is_a_usage_error(tmp_path, fake_data, capsys):
     base = ["run", "test4_tiny_ln", "--quick", "--runs-dir", str(tmp_path), "--no-progress"]

@@ -146,6 +146,28 @@ def test_stopped_run_resumes_to_the_same_result(tmp_path, fake_data, capsys):
     assert resumed.history.train_loss == pytest.approx(full.history.train_loss, rel=1e-5)
 
 
+def test_budget_cuts_each_epoch_to_the_steps_that_fit(tmp_path, fake_data, capsys, monkeypatch):
+    monkeypatch.setattr(experiments, "time_train_step", lambda *args: 0.5)
+    kw = dict(runs_dir=tmp_path, dataset="fashion_mnist", quick=False, budget_s=2.0)
+    [run] = run_experiment(SMALL, **kw)  # 2 s over 2 epochs at 0.5 s per step, of 4 batches
+    assert "Budget 2 s: 500 ms per step -> 2 steps per epoch." in capsys.readouterr().out
+    assert run.settings["max_steps_per_epoch"] == 2 and run.history.steps == 4
+    [again] = run_experiment(SMALL, **kw)  # the saved run is reused, not re-timed
+    assert again.history.steps == 4
+
+
+def test_time_train_step_times_a_copy():
+    from experiment_fakes import TinyLoader
+
+    model = build_model(SMALL, num_classes=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    seconds = experiments.time_train_step(model, SMALL, TinyLoader(64), torch.device("cpu"))
+    assert 0 < seconds < 10
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="too few batches"):
+        experiments.time_train_step(model, SMALL, TinyLoader(16), torch.device("cpu"))
+
+
 def test_force_retrains_and_other_settings_refuse(tmp_path, fake_data, capsys):
     kw = dict(runs_dir=tmp_path, dataset="fashion_mnist", quick=False)
     run_experiment(SMALL, **kw)

@@ -22,6 +22,18 @@ def test_plot_runs_writes_a_labelled_figure(tmp_path):
     assert "Two optimizers" in title and "Fashion-MNIST" in title and "quick mode" in title
 
 
+def test_plot_runs_against_time_for_equal_time_comparisons(tmp_path):
+    fast, slow = fake_run("fast", [0.2, 0.4, 0.5]), fake_run("slow", [0.3, 0.45])
+    slow.history.epoch_time = [3.0, 2.5]
+    fig = plot_runs([fast, slow], x="time")
+    ax_loss, ax_acc = fig.axes
+    assert ax_acc.get_xlabel() == "training time (s)"
+    assert list(ax_acc.lines[0].get_xdata()) == [1.0, 2.0, 3.0]
+    assert list(ax_acc.lines[1].get_xdata()) == [3.0, 5.5]
+    with pytest.raises(ValueError, match="'epoch' or 'time'"):
+        plot_runs([fast], x="steps")
+
+
 def test_report_stars_only_for_full_cifar100_runs(tmp_path):
     quick = [fake_run("base", [0.3, 0.36], report_acc=35.7, report_epoch=21)]
     full = [fake_run("base", [0.3, 0.36], "cifar100", quick=False, report_acc=35.7,
