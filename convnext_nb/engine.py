@@ -286,7 +286,12 @@ SCHEDULES = ("constant", "cosine")
 SYNC_EVERY = 25  # on GPU/MPS: read the loss back (progress bar, NaN check) every this many steps
 
 
-def _amp_dtype(amp: bool | str | None, device: torch.device) -> torch.dtype | None:
+def default_channels_last(device: torch.device) -> bool:
+    """`train`'s default memory format: channels_last (NHWC) on CPU and CUDA, where it is faster."""
+    return device.type in ("cpu", "cuda")
+
+
+def autocast_dtype(amp: bool | str | None, device: torch.device) -> torch.dtype | None:
     """None/True/False/"bf16"/"fp16" -> the autocast dtype, or None for full fp32."""
     if amp is False or (amp is None and device.type != "cuda"):
         return None
@@ -596,7 +601,7 @@ def train(
     if warmup_epochs < 0 or (lr_schedule == "cosine" and warmup_epochs >= epochs):
         raise ValueError(f"warmup_epochs must be >= 0 and < epochs, got {warmup_epochs!r}.")
     device = get_device(device)
-    amp_dtype = _amp_dtype(amp, device)
+    amp_dtype = autocast_dtype(amp, device)
     scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
     steps = _steps_per_epoch(train_loader, max_steps_per_epoch)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -608,7 +613,7 @@ def train(
 
     model.to(device)
     if channels_last is None:
-        channels_last = device.type in ("cpu", "cuda")
+        channels_last = default_channels_last(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     for group in optimizer.param_groups:  # undo a schedule left over from an earlier run

@@ -33,7 +33,15 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .engine import History, _amp_dtype, load_checkpoint, make_optimizer, train, train_one_epoch
+from .engine import (
+    History,
+    autocast_dtype,
+    default_channels_last,
+    load_checkpoint,
+    make_optimizer,
+    train,
+    train_one_epoch,
+)
 from .models import VARIANTS, ConvNeXtV2, resolve_name
 from .utils import get_device, quick_mode
 
@@ -529,22 +537,23 @@ def time_train_step(
     """Median seconds of one training step as `train` runs it, measured on a copy of the model.
 
     The same step function, memory format and autocast as `train`'s defaults, so a budget
-    cut from this time lands near the budget. The first step warms up and is not counted.
+    cut from this time lands near the budget.
     """
     model = copy.deepcopy(model).to(device)
-    channels_last = device.type in ("cpu", "cuda")  # train's default
+    channels_last, amp_dtype = default_channels_last(device), autocast_dtype(None, device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(config.optimizer, model, lr=config.lr)
-    amp_dtype, times = _amp_dtype(None, device), []
+    times = []
     for batch in itertools.islice(loader, n + 1):
         t0 = time.perf_counter()
         train_one_epoch(model, optimizer, [batch], steps=1, device=device, amp_dtype=amp_dtype,
                         channels_last=channels_last)  # fmt: skip
         times.append(time.perf_counter() - t0)
-    if len(times) < 2:
+    times = sorted(times[1:])  # the first step warms up
+    if not times:
         raise ValueError("the train loader has too few batches to time a step (2 or more).")
-    return sorted(times[1:])[len(times[1:]) // 2]
+    return times[len(times) // 2]
 
 
 # ----------------------------------------------------------------------------------------

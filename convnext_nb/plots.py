@@ -73,26 +73,25 @@ def plot_runs(
     show_report: mark the report's best (epoch, accuracy) as a star; by default only when
     every run is a full CIFAR-100 run (the only data the report's numbers can be compared to).
     x: "epoch", or "time" (History.epoch_time summed: seconds of training and validation) to
-    compare runs at equal time rather than at equal epochs.
+    compare runs at equal time rather than at equal epochs; no report stars then (the report
+    gives epochs, not seconds).
     name: also save the figure as <folder or figures/>/<name>.png.
     """
     if x not in ("epoch", "time"):
         raise ValueError(f"x must be 'epoch' or 'time', got {x!r}.")
     runs = _as_runs(runs)
     if x == "time":
-        show_report = False  # the report gives epochs, not seconds
+        show_report = False
     if show_report is None:
         show_report = all(r.dataset == "cifar100" and not r.settings["quick"] for r in runs)
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     for i, run in enumerate(runs):
         h, color = run.history, f"C{i}"
-        epochs = list(range(1, h.epochs + 1))
-        if x == "time":
-            epochs = list(itertools.accumulate(h.epoch_time))
+        xs = list(itertools.accumulate(h.epoch_time)) if x == "time" else range(1, h.epochs + 1)
         best = f" (best {100 * h.best_val_acc:.1f} % @ {h.best_epoch})" if h.best_epoch else ""
-        ax_loss.plot(epochs, h.train_loss, "o-", ms=3, color=color, label=run.config.label)
-        ax_acc.plot(epochs, [100 * a for a in h.val_acc], "o-", ms=3, color=color,
+        ax_loss.plot(xs, h.train_loss, "o-", ms=3, color=color, label=run.config.label)
+        ax_acc.plot(xs, [100 * a for a in h.val_acc], "o-", ms=3, color=color,
                     label=run.config.label + best)  # fmt: skip
         if show_report and run.config.report_acc is not None and run.config.report_epoch:
             ax_acc.plot(run.config.report_epoch, run.config.report_acc, "*", ms=12, color=color,

@@ -146,11 +146,24 @@ plot_runs(
 # ## Equal time, not equal epochs
 #
 # The variants do not cost the same: the CIFAR stem gives every stage 4x the
-# pixels (about 4x the compute per image), while the improved recipe trains
-# the much smaller atto with twice the batch. Comparing them at equal epochs
-# hides those costs; the fair question is which setup is better after the same
-# minutes of training. `plot_runs(..., x="time")` draws the curves against
-# seconds of training (validation included).
+# pixels, and so about 4x the compute per image, while the improved recipe
+# trains the much smaller atto with a bigger batch. The multiply-accumulates
+# per 32x32 image and the batch sizes:
+
+# %%
+from convnext_nb import count_flops, create_model
+
+improved = EXPERIMENTS["improved"].runs[0]
+for label, cfg in [("seed setup", seed), ("atto, 4x4 stem", improved.replace(stem="patchify")),
+                   ("improved", improved)]:  # fmt: skip
+    macs = count_flops(create_model(cfg.model, num_classes=10, stem=cfg.stem), (3, 32, 32))
+    print(f"{label:15} {cfg.model:16} {cfg.stem:8} stem: {macs / 1e6:6.1f} M MACs per image, "
+          f"batch {cfg.batch_size}")  # fmt: skip
+
+# %% [markdown]
+# Comparing them at equal epochs hides those costs; the fair question is which
+# setup is better after the same minutes of training. `plot_runs(..., x="time")`
+# draws the curves against seconds of training (validation included).
 
 # %%
 plot_runs(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from experiment_fakes import SMALL, fake_loaders
+from experiment_fakes import SMALL, TinyLoader, fake_loaders
 
 import convnext_nb
 from convnext_nb import experiments
@@ -157,8 +157,6 @@ def test_budget_cuts_each_epoch_to_the_steps_that_fit(tmp_path, fake_data, capsy
 
 
 def test_time_train_step_times_a_copy():
-    from experiment_fakes import TinyLoader
-
     model = build_model(SMALL, num_classes=4)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     seconds = experiments.time_train_step(model, SMALL, TinyLoader(64), torch.device("cpu"))
