@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convnext-nb",
         description="Train the seed report's ConvNeXt V2 experiments and plot saved runs.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,plot,list}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,plot,reference,list}")
 
     run = sub.add_parser("run", help="train an experiment (or load it when already saved)",
                          description="Train every run of an experiment; a finished run under "
@@ -100,8 +100,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="x axis: epochs, or seconds of training (equal-time comparisons)",
     )
 
+    ref = sub.add_parser("reference", help="make the shipped reference runs (resumable)",
+                         description="Train every experiment's runs on Fashion-MNIST (5,000 "
+                         "training images) and write reference_runs/<run>.json; runs already "
+                         "there are skipped, interrupted ones resume.")  # fmt: skip
+    ref.add_argument("--only", nargs="+", metavar="RUN", help="only these runs")
+    ref.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    ref.add_argument("--amp", default="bf16", choices=["bf16", "fp16", "off"],
+                     help="autocast dtype (default bf16)")  # fmt: skip
+    ref.add_argument("--threads", type=_positive_int, help="CPU threads for this process")
+    ref.add_argument("--base-epochs", type=_positive_int,
+                     help="shorten only the base-model runs to N epochs (said in the files)")
+    ref.add_argument("--runs-dir", default="runs/reference", type=Path,
+                     help="checkpoints, for resuming")  # fmt: skip
+    ref.add_argument("--out", type=Path, help="folder for the JSON files (default: the package's)")
+    ref.add_argument("--force", action="store_true", help="remake runs that exist")
+
     sub.add_parser("list", help="list the experiments and their runs")
     return parser
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from .reference import REFERENCE_DIR, make_reference_runs
+
+    make_reference_runs(
+        args.only, device=args.device, amp=None if args.amp == "off" else args.amp,
+        threads=args.threads, base_epochs=args.base_epochs, runs_dir=args.runs_dir,
+        out=args.out or REFERENCE_DIR, force=args.force,
+    )  # fmt: skip
+    return 0
 
 
 def cmd_list() -> int:
@@ -163,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list()
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "reference":
+            return cmd_reference(args)
         return cmd_plot(args)
     except ValueError as err:  # bad settings: a usage error
         parser.error(str(err))

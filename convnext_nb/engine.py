@@ -17,6 +17,7 @@ The model object keeps the weights it has reached in every case.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import json
 import math
@@ -137,9 +138,30 @@ class History:
 
 OPTIMIZERS = ("sgd_nesterov", "radam", "adamw", "sgd", "adam")
 
-# Used when weight_decay=None. SGD: the usual CIFAR value. AdamW: the ConvNeXt recipe's 0.05.
-# RAdam and Adam: 0, as in the seed report (their weight decay is the coupled L2 kind).
-DEFAULT_WEIGHT_DECAY = {"sgd_nesterov": 5e-4, "sgd": 5e-4, "radam": 0.0, "adamw": 0.05, "adam": 0.0}
+# Each name is a torch.optim class plus the settings the seed report wrote out by hand;
+# everything else (weight decay included) is PyTorch's own default, as in the report's code.
+_OPTIMIZER_SPECS = {
+    "sgd_nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "sgd": (torch.optim.SGD, {"momentum": 0.9}),
+    "radam": (torch.optim.RAdam, {"betas": (0.9, 0.999), "eps": 1e-8}),
+    "adamw": (torch.optim.AdamW, {"betas": (0.9, 0.999), "eps": 1e-8}),
+    "adam": (torch.optim.Adam, {"betas": (0.9, 0.999), "eps": 1e-8}),
+}
+DECAY_PARAMS = ("all", "weights")  # which parameters weight decay applies to
+
+
+def default_weight_decay(name: str) -> float:
+    """PyTorch's own default weight decay of an optimizer (AdamW 0.01; SGD, RAdam, Adam 0)."""
+    cls, _ = _OPTIMIZER_SPECS[_optimizer_key(name)]
+    return float(inspect.signature(cls.__init__).parameters["weight_decay"].default)
+
+
+def _optimizer_key(name: str) -> str:
+    key = name.lower().replace("-", "_") if isinstance(name, str) else name
+    if key not in _OPTIMIZER_SPECS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
+    return key
+
 
 # Parameters of these modules never get weight decay (they are scales and shifts).
 NO_DECAY_MODULES = (
@@ -183,34 +205,44 @@ def make_optimizer(
     model: nn.Module,
     lr: float = 1e-3,
     weight_decay: float | None = None,
+    decay_params: str = "all",
     **kwargs: Any,
 ) -> torch.optim.Optimizer:
-    """Build one of the seed report's optimizers with weight-decay parameter groups.
+    """Build one of the seed report's optimizers, exactly as its code does by default.
 
     name: "sgd_nesterov" (SGD, momentum 0.9, Nesterov), "sgd" (momentum 0.9), "radam",
-    "adamw", "adam" (betas (0.9, 0.999), eps 1e-8). weight_decay=None uses
-    DEFAULT_WEIGHT_DECAY[name]; it applies only to weights (see `param_groups`).
+    "adamw", "adam" (betas (0.9, 0.999), eps 1e-8).
+    weight_decay: None keeps PyTorch's default for that optimizer (`default_weight_decay`:
+        AdamW 0.01, the others 0), as `optim.AdamW(model.parameters(), lr=1e-3)` does.
+    decay_params: "all" puts every parameter in one group (the report's code);
+        "weights" leaves norms, biases and GRN/DyT parameters undecayed (the ConvNeXt
+        recipe, see `param_groups`).
     Extra keyword arguments go to the torch.optim class (e.g. momentum=0.8, betas=...).
     """
-    key = name.lower().replace("-", "_") if isinstance(name, str) else name
-    if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
-    if not isinstance(lr, (int, float)) or not lr > 0:
+    key = _optimizer_key(name)
+    if not _is_positive_number(lr):
         raise ValueError(f"lr must be a positive number (e.g. 1e-3), got {lr!r}.")
-    wd = DEFAULT_WEIGHT_DECAY[key] if weight_decay is None else float(weight_decay)
-    if not wd >= 0:
+    wd = default_weight_decay(key) if weight_decay is None else weight_decay
+    if not _is_number(wd) or not wd >= 0:
         raise ValueError(f"weight_decay must be >= 0 (e.g. 0.05), got {weight_decay!r}.")
-    groups = param_groups(model, wd)
+    if decay_params not in DECAY_PARAMS:
+        raise ValueError(f"decay_params must be one of {DECAY_PARAMS}, got {decay_params!r}.")
+    if decay_params == "all":
+        groups = [p for p in model.parameters() if p.requires_grad]
+    else:
+        groups = param_groups(model, float(wd))
     if not groups:
         raise ValueError("the model has no trainable parameters (all requires_grad=False).")
-    if key in ("sgd_nesterov", "sgd"):
-        kwargs.setdefault("momentum", 0.9)
-        kwargs.setdefault("nesterov", key == "sgd_nesterov")
-        return torch.optim.SGD(groups, lr=lr, **kwargs)
-    kwargs.setdefault("betas", (0.9, 0.999))
-    kwargs.setdefault("eps", 1e-8)
-    cls = {"radam": torch.optim.RAdam, "adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[key]
-    return cls(groups, lr=lr, **kwargs)
+    cls, settings = _OPTIMIZER_SPECS[key]
+    return cls(groups, lr=float(lr), **{**settings, "weight_decay": float(wd), **kwargs})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+
+
+def _is_positive_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value) and value > 0
 
 
 # ----------------------------------------------------------------------------------------

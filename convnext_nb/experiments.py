@@ -34,9 +34,11 @@ import torch
 import torch.nn as nn
 
 from .engine import (
+    DECAY_PARAMS,
     History,
     autocast_dtype,
     default_channels_last,
+    default_weight_decay,
     load_checkpoint,
     make_optimizer,
     train,
@@ -92,7 +94,8 @@ class RunConfig:
     stem: str = "patchify"  # "patchify" | "cifar_s2" | "cifar"
     optimizer: str = "radam"
     lr: float = 1e-3
-    weight_decay: float | None = None  # None: engine.DEFAULT_WEIGHT_DECAY of the optimizer
+    weight_decay: float | None = None  # None -> PyTorch's default of the optimizer (filled in)
+    decay_params: str = "all"  # "all" (torch's default, the report) | "weights" (no decay on norms)
     epochs: int = 50
     batch_size: int = 64
     augment: str = "none"  # "none" | "basic" (crop + flip) | "strong"
@@ -106,9 +109,14 @@ class RunConfig:
     report_acc: float | None = None
     report_epoch: int | None = None
     note: str = ""
+    assumed: tuple[tuple[str, str], ...] = ()  # (setting, why) where the report is silent
 
     def __post_init__(self) -> None:
         resolve_name(self.model)  # ValueError listing the valid names
+        if self.weight_decay is None:  # show the value training really uses, never None
+            object.__setattr__(self, "weight_decay", default_weight_decay(self.optimizer))
+        _check_choice("decay_params", self.decay_params, DECAY_PARAMS)
+        object.__setattr__(self, "assumed", tuple(tuple(pair) for pair in self.assumed))
         _check_choice("norm", self.norm, ("ln", "dyt"))
         _check_choice("stem", self.stem, ("patchify", "cifar_s2", "cifar"))
         _check_choice("augment", self.augment, ("none", "basic", "strong"))
@@ -133,6 +141,8 @@ class RunConfig:
         changes.setdefault("name", f"{self.name}+{suffix}" if suffix else self.name)
         changes.setdefault("report_acc", None)
         changes.setdefault("report_epoch", None)
+        if "optimizer" in changes and "weight_decay" not in changes:
+            changes["weight_decay"] = None  # the new optimizer's own default
         return dataclasses.replace(self, label=label or suffix or self.label, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,7 +155,7 @@ class RunConfig:
 
     def training_settings(self) -> dict[str, Any]:
         """The fields that change what training computes (not names, labels, report numbers)."""
-        skip = {"name", "label", "report_acc", "report_epoch", "note"}
+        skip = {"name", "label", "report_acc", "report_epoch", "note", "assumed"}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 
@@ -170,15 +180,22 @@ class Experiment:
 
 
 _REPORT_NOTE = "CIFAR-100 val acc (N / 1000), no augmentation, 4x4 stem, constant lr 1e-3"
+# Where the report is silent, what we assume and why (shown by print(config) and in 07's table).
+_ASSUMED = (
+    ("batch_size", "64: the report does not say; its train/check_accuracy come from CS231n's "
+     "PyTorch notebook, which uses 64"),
+    ("seed", "0: the report does not say; one seed gives every run the same initial weights "
+     "and the same 1,000-image validation split"),
+)  # fmt: skip
 
 TEST1 = RunConfig(
     "test1_base_radam", "base, RAdam", model="convnextv2_base", optimizer="radam", epochs=50,
-    report_acc=35.7, report_epoch=21, note=_REPORT_NOTE,
+    report_acc=35.7, report_epoch=21, note=_REPORT_NOTE, assumed=_ASSUMED,
 )  # fmt: skip
 TEST2 = tuple(
     RunConfig(
         f"test2_base_{opt}", label, model="convnextv2_base", optimizer=opt, epochs=20,
-        report_acc=acc, report_epoch=ep,
+        report_acc=acc, report_epoch=ep, assumed=_ASSUMED,
         note="report: one model trained with the three optimizers in sequence; "
         "here each starts from the same fresh initialisation (seed 0)",
     )
@@ -190,31 +207,50 @@ TEST2 = tuple(
 )  # fmt: skip
 TEST3 = (
     RunConfig("test3_atto_radam", "atto", model="convnextv2_atto", epochs=50,
-              report_acc=32.1, report_epoch=8, note=_REPORT_NOTE),
+              report_acc=32.1, report_epoch=8, note=_REPORT_NOTE, assumed=_ASSUMED),
     RunConfig("test3_nano_radam", "nano", model="convnextv2_nano", epochs=50,
-              report_acc=32.6, report_epoch=37, note=_REPORT_NOTE),
+              report_acc=32.6, report_epoch=37, note=_REPORT_NOTE, assumed=_ASSUMED),
     dataclasses.replace(TEST1, label="base"),  # the same run as Test 1
 )  # fmt: skip
 TEST4 = RunConfig(
     "test4_tiny_ln", "tiny, LayerNorm", model="convnextv2_tiny", norm="ln", epochs=20,
-    report_acc=31.8, report_epoch=5, note=_REPORT_NOTE,
+    report_acc=31.8, report_epoch=5, note=_REPORT_NOTE, assumed=_ASSUMED,
 )  # fmt: skip
 TEST5 = RunConfig(
     "test5_tiny_dyt", "tiny, Dynamic Tanh", model="convnextv2_tiny", norm="dyt", epochs=20,
-    report_acc=31.1, report_epoch=16, note=_REPORT_NOTE,
+    report_acc=31.1, report_epoch=16, note=_REPORT_NOTE, assumed=_ASSUMED,
 )  # fmt: skip
 RESULT = RunConfig(
     "result_tiny_sgd_nesterov", "tiny, SGD Nesterov (the report's pick)",
     model="convnextv2_tiny", optimizer="sgd_nesterov", epochs=20, report_acc=34.1,
-    note="the report gives no epoch count for its Result; we use 20 like Tests 2, 4, 5",
+    note=_REPORT_NOTE,
+    assumed=(*_ASSUMED, ("epochs", "20: the report gives no epoch count for its Result; "
+                         "Tests 2, 4 and 5 train tiny and base for 20")),
 )  # fmt: skip
 IMPROVED = RunConfig(
     "improved", "improved recipe", model="convnextv2_atto", stem="cifar_s2",
-    optimizer="adamw", lr=2e-3, weight_decay=0.05, epochs=50, batch_size=128, augment="basic",
-    lr_schedule="cosine", warmup_epochs=1.0, label_smoothing=0.1, drop_path_rate=0.1,
+    optimizer="adamw", lr=2e-3, weight_decay=0.05, decay_params="weights", epochs=50,
+    batch_size=128, augment="basic", lr_schedule="cosine", warmup_epochs=1.0,
+    label_smoothing=0.1, drop_path_rate=0.1,
     note="ours: 3x3 stride-2 CIFAR stem (stages 16/8/4/2), crop + flip, AdamW with warmup "
-    "and cosine decay, label smoothing 0.1 (README: measured against the seed setup)",
+    "and cosine decay, no decay on norms and biases, label smoothing 0.1, drop path 0.1",
 )  # fmt: skip
+
+# The improved recipe differs from the report's atto run (Test 3) in a handful of settings;
+# each ablation adds one group of them to that run, so 08 can say what each is worth.
+ABLATION_STEPS = {
+    "stem": ("+ CIFAR stem (stride 2)", {"stem": "cifar_s2"}),
+    "augment": ("+ crop + flip", {"augment": "basic"}),
+    "optimizer": ("+ AdamW, warmup + cosine", {
+        "optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05, "decay_params": "weights",
+        "lr_schedule": "cosine", "warmup_epochs": 1.0}),
+    "regularise": ("+ label smoothing, drop path", {"label_smoothing": 0.1,
+                                                    "drop_path_rate": 0.1}),
+}  # fmt: skip
+ABLATIONS = tuple(
+    dataclasses.replace(TEST3[0].replace(label=label, **changes), name=f"ablation_{key}")
+    for key, (label, changes) in ABLATION_STEPS.items()
+)
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -234,6 +270,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("result_tiny_sgd_nesterov", "Result: tiny, SGD Nesterov", (RESULT,)),
         Experiment("improved", "Our recipe: CIFAR stem, augmentation, AdamW + cosine, "
                    "label smoothing", (IMPROVED,)),
+        Experiment(
+            "ablations", "One change at a time: the report's atto run (Test 3) -> improved",
+            (TEST3[0], *ABLATIONS, IMPROVED),
+            description="Each run adds one group of the improved recipe's settings to the "
+            "report's atto run; the last is the whole recipe.",
+        ),
     ]
 }  # fmt: skip
 
@@ -409,6 +451,7 @@ def run_experiment(
     subset: int | None = None,
     budget_s: float | None = None,
     evaluate_test: bool = False,
+    amp: bool | str | None = None,
     stop_event=None,
     callbacks: Sequence[Callable[[History], bool | None]] = (),
     progress: bool | None = None,
@@ -425,6 +468,7 @@ def run_experiment(
     budget_s: fit the training into about this many seconds (per run) by timing a few steps
         first and cutting each epoch to the steps that fit (the schedule follows the cut).
     evaluate_test: also measure accuracy on the test split (best weights), saved as test_acc.
+    amp: mixed precision, passed to `engine.train` (None: bf16 autocast on CUDA only).
     stop_event, callbacks, progress: passed to `engine.train` (progress defaults to off in
     quick mode). log: where this function's own messages go (print by default).
     """
@@ -440,7 +484,7 @@ def run_experiment(
     return [
         _run_one(cfg, quick=quick, dataset=dataset, epochs=epochs, runs_dir=Path(runs_dir),
                  force=force, run_name=run_name, device=device, data_root=data_root,
-                 subset=subset, budget_s=budget_s, evaluate_test=evaluate_test,
+                 subset=subset, budget_s=budget_s, evaluate_test=evaluate_test, amp=amp,
                  stop_event=stop_event, callbacks=callbacks, progress=progress, log=log)
         for cfg in experiment.runs
     ]  # fmt: skip
@@ -449,7 +493,7 @@ def run_experiment(
 def _run_one(
     config: RunConfig, *, quick: bool, dataset: str, epochs: int | None, runs_dir: Path,
     force: bool, run_name: str | None, device, data_root, subset: int | None,
-    budget_s: float | None, evaluate_test: bool, stop_event, callbacks, progress, log,
+    budget_s: float | None, evaluate_test: bool, amp, stop_event, callbacks, progress, log,
 ) -> Run:  # fmt: skip
     epochs = epochs or config.epochs
     if not isinstance(epochs, int) or epochs < 1:
@@ -465,6 +509,8 @@ def _run_one(
     settings = {"dataset": dataset, "quick": quick, "epochs": epochs, "subset": subset,
                 "val_size": val_size, "batch_size": batch_size, "width": width,
                 "max_steps_per_epoch": max_steps, "budget_s": budget_s}  # fmt: skip
+    if amp is not None:
+        settings["amp"] = amp
 
     if force and path.exists():
         log(f"force=True: deleting the saved run at {path} and training again.")
@@ -487,7 +533,8 @@ def _run_one(
     )  # fmt: skip
     model = build_model(dataclasses.replace(config, width=width), train_loader.num_classes)
     optimizer = make_optimizer(config.optimizer, model, lr=config.lr,
-                               weight_decay=config.weight_decay)  # fmt: skip
+                               weight_decay=config.weight_decay,
+                               decay_params=config.decay_params)  # fmt: skip
     if budget_s is not None and settings.get("max_steps_per_epoch") is None:
         step_s = time_train_step(model, config, train_loader, device)
         steps = max(1, int(budget_s / epochs / step_s))
@@ -499,7 +546,7 @@ def _run_one(
     _write_config(run)
     log(f"Training {name}: {run.describe()} -> {path}")
     run.history = train(
-        model, optimizer, train_loader, val_loader, epochs, device=device,
+        model, optimizer, train_loader, val_loader, epochs, device=device, amp=amp,
         lr_schedule=config.lr_schedule, warmup_epochs=config.warmup_epochs,
         label_smoothing=config.label_smoothing, grad_clip=config.grad_clip, seed=config.seed,
         callbacks=callbacks, stop_event=stop_event, checkpoint_dir=path,

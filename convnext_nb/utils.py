@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,31 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
+    """The seed of one epoch (and one random stream in it): a pure function of its arguments,
+    so a resumed run replays exactly what an uninterrupted one would have drawn."""
+    return (seed * 1_000_003 + epoch) % 2**32 + stream * 2**40
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call write(tmp) on a unique temporary file beside `path`, then rename it to `path`.
+
+    A crash or Ctrl-C never leaves half a file at `path`, and two processes writing the same
+    path never mix their bytes (each has its own temporary name).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left over when interrupted before the rename
+    return path
 
 
 def figures_dir() -> Path:
