@@ -5,7 +5,8 @@ Measures in one process, contenders interleaved round-robin (medians of `--repea
   2. LayerNorm vs Dynamic Tanh models;
   3. memory format (NCHW vs channels_last), and torch.compile with --compile;
   4. the data path: in-memory batched augmentation vs per-sample DataLoader transforms;
-  5. evaluation throughput of `check_accuracy`.
+  5. evaluation throughput of `check_accuracy`;
+  6. time per epoch of the `improved` recipe, end to end (`run_experiment`).
 bf16 autocast is used where CUDA is present. Results: a table on stdout, plus
 benchmark.json and benchmark.md in --out.
 """
@@ -26,7 +27,7 @@ from convnext_nb import get_device
 from . import models_bench
 from .common import machine_description, markdown_table, write_results
 
-SECTIONS = ("timm", "norm", "memory", "data", "eval")
+SECTIONS = ("timm", "norm", "memory", "data", "eval", "epoch")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--data-images", type=int, default=50_000, help="images in the data benchmark")
+    p.add_argument(
+        "--epoch-images",
+        type=int,
+        default=None,
+        help="training images in the epoch benchmark (default: 49,000 on CUDA, 2,048 elsewhere)",
+    )
     p.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     p.add_argument("--compile", action="store_true", help="also time torch.compile (slow start)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
@@ -56,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.tiny:
         args.variants, args.stems, args.batch_size = ["convnextv2_atto"], ["patchify"], 4
-        args.repeats, args.data_images = 1, 512
+        args.repeats, args.data_images, args.epoch_images = 1, 512, 128
     return args
 
 
@@ -78,6 +85,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         "eval": lambda: models_bench.bench_eval(
             args.variants, args.batch_size, args.repeats, device, amp
         ),
+        "epoch": lambda: epoch_rows(args, device),
     }
     for name in args.sections:
         start = time.perf_counter()
@@ -96,6 +104,13 @@ def data_rows(args: argparse.Namespace, device: torch.device) -> list[dict]:
     from .data_bench import compare_paths
 
     return compare_paths(n_images=args.data_images, batch_size=args.batch_size, device=device)
+
+
+def epoch_rows(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    from .epoch_bench import bench_epoch
+
+    n = args.epoch_images or (49_000 if device.type == "cuda" else 2_048)
+    return bench_epoch(n, device, batch_size=32 if args.tiny else 128)  # the recipe's batch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,18 +16,28 @@ from .data import (
 from .engine import (
     OPTIMIZERS,
     History,
+    TrainConfig,
     check_accuracy,
     load_checkpoint,
     make_optimizer,
     train,
 )
-from .experiments import EXPERIMENTS, Experiment, Run, RunConfig, load_run, run_experiment
+from .experiments import (
+    EXPERIMENTS,
+    Experiment,
+    Run,
+    RunConfig,
+    RunSettings,
+    load_run,
+    run_experiment,
+)
 from .layers import GRN, DynamicTanh, LayerNorm, make_norm
 from .models import (
     VARIANTS,
     Block,
     ConvNeXtV2,
     count_flops,
+    count_macs,
     count_parameters,
     create_model,
     list_models,
@@ -35,9 +45,19 @@ from .models import (
 from .plots import plot_graph, plot_runs
 from .pretrained import convert_timm_state_dict, load_pretrained
 from .utils import get_device, quick_mode, save_fig, seed_everything
-from .widgets import TrainingPanel
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`TrainingPanel` imports ipywidgets and IPython, so only when it is first asked for: the
+    command line and GPU jobs never load them."""
+    if name == "TrainingPanel":
+        from .widgets import TrainingPanel
+
+        return TrainingPanel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CIFAR100_CLASSES",
@@ -54,6 +74,7 @@ __all__ = [
     "Experiment",
     "Run",
     "RunConfig",
+    "RunSettings",
     "TrainingPanel",
     "load_run",
     "plot_graph",
@@ -73,6 +94,8 @@ __all__ = [
     "check_layernorm",
     "convert_timm_state_dict",
     "count_flops",
+    "count_macs",
+    "TrainConfig",
     "count_parameters",
     "create_model",
     "get_device",

@@ -5,18 +5,22 @@
     python -m convnext_nb run improved --quick            # a few steps on offline data
     python -m convnext_nb plot runs/test4_tiny_ln-cifar100 runs/test5_tiny_dyt-cifar100
 
-Bad arguments print a message that says what to do and exit with status 2.
+Every error (bad arguments, missing data, a damaged file, a run another process is training)
+prints one line that says what to do and exits with status 2; Ctrl-C saves the current run
+(run the same command again to resume) and exits with status 130. Figures go to runs/figures/
+(ignored by git); figures/ holds only the notebooks' figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
 from .experiments import DATASETS, EXPERIMENTS, get_experiment, load_run, run_experiment
 from .plots import GRAPHS, plot_graph, plot_runs
-from .utils import figures_dir
 
 
 def _experiment(name: str) -> str:
@@ -42,8 +46,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
 
 
@@ -53,7 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the seed report's ConvNeXt V2 experiments and plot saved runs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{run,plot,reference,list}")
+    _add_run(sub)
+    _add_plot(sub)
+    _add_reference(sub)
+    sub.add_parser("list", help="list the experiments and their runs")
+    return parser
 
+
+def _add_run(sub) -> None:
     run = sub.add_parser("run", help="train an experiment (or load it when already saved)",
                          description="Train every run of an experiment; a finished run under "
                          "--runs-dir is loaded, an unfinished one resumed.")  # fmt: skip
@@ -82,16 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--test", action="store_true", help="also report test-split accuracy")
     run.add_argument("--force", action="store_true", help="retrain even if a run is saved")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                     help="torch.compile the model (default: on for CUDA, else off)")  # fmt: skip
 
-    plot = sub.add_parser("plot", help="plot saved runs into figures/",
+
+def _add_plot(sub) -> None:
+    plot = sub.add_parser("plot", help="plot saved runs into runs/figures/",
                           description="Plot training loss and validation accuracy of saved "
                           "runs. When they are the runs of one of the report's graphs, draw "
                           "that graph.")  # fmt: skip
     plot.add_argument("runs", nargs="+", help="run folders, or run names under --runs-dir")
     plot.add_argument("--runs-dir", default="runs", type=Path)
     plot.add_argument("--graph", choices=list(GRAPHS), help="draw this report graph")
-    plot.add_argument("--name", default="runs", help="file name in figures/ (without .png)")
-    plot.add_argument("--folder", type=Path, help="folder for the figure (default: figures/)")
+    plot.add_argument("--name", default="runs", help="file name of the figure (without .png)")
+    plot.add_argument("--folder", type=Path,
+                      help="folder for the figure (default: <runs-dir>/figures/)")  # fmt: skip
     plot.add_argument("--title", default="Training runs")
     plot.add_argument(
         "--x",
@@ -100,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="x axis: epochs, or seconds of training (equal-time comparisons)",
     )
 
+
+def _add_reference(sub) -> None:
     ref = sub.add_parser("reference", help="make the shipped reference runs (resumable)",
                          description="Train every experiment's runs on Fashion-MNIST (5,000 "
                          "training images) and write reference_runs/<run>.json; runs already "
@@ -109,19 +127,26 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--amp", default="bf16", choices=["bf16", "fp16", "off"],
                      help="autocast dtype (default bf16)")  # fmt: skip
     ref.add_argument("--threads", type=_positive_int, help="CPU threads for this process")
-    ref.add_argument("--base-epochs", type=_positive_int,
-                     help="shorten only the base-model runs to N epochs (said in the files)")
+    ref.add_argument(
+        "--base-epochs",
+        type=_positive_int,
+        help="shorten only the base-model runs to N epochs (said in the files)",
+    )
     ref.add_argument("--runs-dir", default="runs/reference", type=Path,
                      help="checkpoints, for resuming")  # fmt: skip
     ref.add_argument("--out", type=Path, help="folder for the JSON files (default: the package's)")
     ref.add_argument("--force", action="store_true", help="remake runs that exist")
-
-    sub.add_parser("list", help="list the experiments and their runs")
-    return parser
+    ref.add_argument("--table", action="store_true",
+                     help="print a Markdown table of the runs made so far; train "
+                     "nothing")  # fmt: skip
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    from .reference import REFERENCE_DIR, make_reference_runs
+    from .reference import REFERENCE_DIR, make_reference_runs, reference_table
+
+    if args.table:
+        print(reference_table(args.out or REFERENCE_DIR))
+        return 0
 
     make_reference_runs(
         args.only, device=args.device, amp=None if args.amp == "off" else args.amp,
@@ -149,6 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         epochs=args.epochs, runs_dir=args.runs_dir, force=args.force, device=args.device,
         data_root=args.data_root, subset=args.subset, budget_s=args.budget_s,
         evaluate_test=args.test, progress=False if args.no_progress else None,
+        compile=args.compile,
     )  # fmt: skip
     for run in runs:
         h = run.history
@@ -172,33 +198,42 @@ def _find_run(text: str, runs_dir: Path) -> Path:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     runs = [load_run(_find_run(text, args.runs_dir)) for text in args.runs]
+    folder = args.folder or args.runs_dir / "figures"
     if args.graph:
-        plot_graph(args.graph, runs, folder=args.folder)
-        name = GRAPHS[args.graph][2] + ("_quick" if any(r.settings["quick"] for r in runs) else "")
+        plot_graph(args.graph, runs, folder=folder)
+        name = GRAPHS[args.graph][2] + ("_quick" if any(r.settings.quick for r in runs) else "")
     else:
-        plot_runs(runs, args.title, name=args.name, folder=args.folder, x=args.x)
+        plot_runs(runs, args.title, name=args.name, folder=folder, x=args.x)
         name = args.name
-    print(f"Saved {(args.folder or figures_dir()) / name}.png")
+    print(f"Saved {folder / name}.png")
     return 0
+
+
+COMMANDS = {"list": lambda args: cmd_list(), "run": cmd_run, "reference": cmd_reference,
+            "plot": cmd_plot}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error is one line on stderr and exit status 2 (130: Ctrl-C).
+
+    CONVNEXT_NB_DEBUG=1 shows the full traceback of an error instead.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # bad arguments: usage + error, exit 2 (argparse)
     try:
-        if args.command == "list":
-            return cmd_list()
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "reference":
-            return cmd_reference(args)
-        return cmd_plot(args)
-    except ValueError as err:  # bad settings: a usage error
-        parser.error(str(err))
-    except (FileNotFoundError, RuntimeError) as err:
-        print(f"convnext-nb: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(f"\n{parser.prog}: interrupted. The current run is saved; run the same command "
+              "again to resume it.", file=sys.stderr)  # fmt: skip
+        return 130
+    except Exception as err:  # noqa: BLE001 (one line for the user, not a traceback)
+        if os.environ.get("CONVNEXT_NB_DEBUG"):
+            raise
+        plain = isinstance(err, (ValueError, OSError, RuntimeError))  # messages that say it all
+        what = "" if plain else f"{type(err).__name__}: "
+        message = " ".join(str(err).split())  # one line
+        print(f"{parser.prog} {args.command}: error: {what}{message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Data flow for a (N, 3, 32, 32) batch with the paper's patchify stem:
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import torch
@@ -161,6 +162,12 @@ class ConvNeXtV2(nn.Module):
                 "Add a batch axis with x.unsqueeze(0), or build the model with "
                 f"in_chans={x.shape[1] if x.ndim == 4 else '...'}."
             )
+        if not x.is_floating_point():
+            raise ValueError(
+                f"the model takes float images, got {x.dtype}. Convert the batch with "
+                "x.float() / 255 and normalise it (e.g. with CIFAR100_MEAN and CIFAR100_STD), "
+                "as the package's loaders do."
+            )
         h, w = x.shape[-2:]
         if h % self.total_stride or w % self.total_stride:
             raise ValueError(
@@ -209,22 +216,40 @@ def resolve_name(name: str) -> str:
 def create_model(
     name: str,
     num_classes: int = 100,
+    *,
+    width: float = 1.0,
+    seed: int | None = None,
     norm: NormKind = "ln",
     stem: StemKind = "patchify",
     drop_path_rate: float = 0.0,
     **kwargs,
 ) -> ConvNeXtV2:
-    """Build a ConvNeXt V2 variant by name, e.g. create_model("convnextv2_tiny", norm="dyt")."""
+    """Build a ConvNeXt V2 variant by name, e.g. create_model("convnextv2_tiny", norm="dyt").
+
+    width: scales every stage's channels, max(8, round(d * width)) (0.25: a quarter-width
+        atto for quick CPU runs). seed: the initial weights come from torch.manual_seed(seed)
+        without touching the global random state; None draws from it as usual.
+    Other keywords go to `ConvNeXtV2` (in_chans, head_init_scale).
+    """
     depths, dims = VARIANTS[resolve_name(name)]
-    return ConvNeXtV2(
-        depths=depths,
-        dims=dims,
-        num_classes=num_classes,
-        norm=norm,
-        stem=stem,
-        drop_path_rate=drop_path_rate,
-        **kwargs,
-    )
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(
+            f"num_classes must be a positive integer (100 for CIFAR-100, 10 for "
+            f"Fashion-MNIST), got {num_classes!r}."
+        )
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width < 1e3:
+        raise ValueError(f"width must be a positive number (1.0 = the paper's), got {width!r}.")
+    dims = tuple(max(8, round(d * width)) for d in dims) if width != 1.0 else dims
+
+    def build() -> ConvNeXtV2:
+        return ConvNeXtV2(depths=depths, dims=dims, num_classes=num_classes, norm=norm,
+                          stem=stem, drop_path_rate=drop_path_rate, **kwargs)  # fmt: skip
+
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):  # the global RNG is left as it was
+        torch.default_generator.manual_seed(seed)  # the CPU generator draws the initial weights
+        return build()
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -232,7 +257,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def count_flops(model: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32)) -> int:
+def count_macs(model: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32)) -> int:
     """Multiply-accumulates (MACs) of one forward pass on one image of `input_size`.
 
     Counted by `torch.utils.flop_counter` (matmuls and convolutions; 1 MAC = 2 FLOPs), the
@@ -249,3 +274,13 @@ def count_flops(model: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32)
         model(x)
     model.train(was_training)
     return counter.get_total_flops() // 2
+
+
+def count_flops(model: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32)) -> int:
+    """Deprecated name of `count_macs` (it always returned MACs); kept for one release."""
+    warnings.warn(
+        "count_flops is deprecated: it counts MACs, so it is now called count_macs.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return count_macs(model, input_size)

@@ -29,10 +29,11 @@ def show_figures_inline() -> bool:
     return True
 
 
-def setup_notebook() -> torch.device:
-    """Print versions and the device (with a hint when there is no GPU); return the device.
+def setup_notebook() -> None:
+    """Print versions and the device (with a hint when there is no GPU).
 
-    Also makes figures display inline (`show_figures_inline`).
+    Also makes figures display inline (`show_figures_inline`). Returns None, so the first
+    cell shows only these lines; a notebook that needs the device calls `get_device()`.
     """
     import timm
     import torchvision
@@ -57,4 +58,3 @@ def setup_notebook() -> torch.device:
             "QUICK MODE (CONVNEXT_NB_QUICK=1): tiny subsets, few steps, offline data. "
             "The numbers below only show that the code runs; unset the variable for real runs."
         )
-    return device

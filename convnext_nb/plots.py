@@ -1,7 +1,7 @@
 """The report's graphs, redrawn from saved runs, each labelled with the data that produced it.
 
     runs = run_experiment("test2_base_optimizers")
-    fig = plot_graph("graph1", runs)          # also saved as figures/graph1_optimizers.png
+    fig = plot_graph("graph1", runs)    # also saved as figures/graph1_base_optimizers.png
 
 Figures are plain `matplotlib.figure.Figure` objects (not pyplot), so they are safe to draw
 from a training thread and show once in a notebook (`fig` as a cell's last line).
@@ -10,6 +10,7 @@ from a training thread and show once in a notebook (`fig` as a cell's last line)
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,15 +19,23 @@ from matplotlib.figure import Figure
 from .experiments import EXPERIMENTS, Run, load_run
 from .utils import save_fig
 
-GRAPHS = {  # key -> (experiment, title, file name)
-    "graph1": ("test2_base_optimizers", "Graph 1: base model, several optimizers",
-               "graph1_optimizers"),
-    "graph2": ("test3_model_sizes", "Graph 2: RAdam, several model sizes", "graph2_model_sizes"),
-    "graph3": ("dyt_vs_ln", "Graph 3: Dynamic Tanh vs LayerNorm (tiny, RAdam)",
-               "graph3_dyt_vs_ln"),
-}  # fmt: skip
+
+def _graphs() -> dict[str, tuple[str, str, str]]:
+    """The report's graphs, from the experiments that carry one (Experiment.graph)."""
+    graphs = {}
+    for e in EXPERIMENTS.values():
+        if e.graph:
+            key = e.graph.lower().replace(" ", "")  # "Graph 1" -> "graph1"
+            subject = e.title.split(": ", 1)[-1]  # "Test 2: base model, ..." -> "base model, ..."
+            file_name = f"{key}_{re.sub(r'^test[0-9]+_', '', e.name)}"  # graph1_base_optimizers
+            graphs[key] = (e.name, f"{e.graph}: {subject}", file_name)
+    return graphs
+
+
+GRAPHS = _graphs()  # key -> (experiment, title, file name), e.g. "graph3" -> ("dyt_vs_ln", ...)
 
 DATASET_NAMES = {"cifar100": "CIFAR-100", "fashion_mnist": "Fashion-MNIST",
+                 "fashion_mnist_small": "Fashion-MNIST (the package's small subset)",
                  "fake_cifar100": "fake CIFAR-100 (random pixels)"}  # fmt: skip
 
 
@@ -49,8 +58,7 @@ def data_label(runs: Sequence[Run]) -> str:
 
 def _settings_key(run: Run) -> tuple:
     s = run.settings
-    return (s["dataset"], s["quick"], s.get("subset"), s.get("max_steps_per_epoch"),
-            s.get("width", 1.0), s.get("batch_size"))  # fmt: skip
+    return (s.dataset, s.quick, s.subset, s.max_steps_per_epoch, s.width, s.batch_size)
 
 
 def _as_runs(runs: Sequence[Run | str | Path]) -> list[Run]:
@@ -83,7 +91,7 @@ def plot_runs(
     if x == "time":
         show_report = False
     if show_report is None:
-        show_report = all(r.dataset == "cifar100" and not r.settings["quick"] for r in runs)
+        show_report = all(r.dataset == "cifar100" and not r.settings.quick for r in runs)
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     for i, run in enumerate(runs):
@@ -126,5 +134,5 @@ def plot_graph(
             f"{which} draws the runs of {experiment!r} ({', '.join(sorted(expected))}), "
             f"got {', '.join(sorted(names))}. Use plot_runs for other runs."
         )
-    quick = any(r.settings["quick"] for r in runs)
+    quick = any(r.settings.quick for r in runs)
     return plot_runs(runs, title, file_name + ("_quick" if quick else ""), folder)

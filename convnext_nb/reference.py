@@ -28,7 +28,15 @@ from typing import Any
 import torch
 
 from .engine import History
-from .experiments import EXPERIMENTS, Run, RunConfig, get_experiment, load_run, run_experiment
+from .experiments import (
+    EXPERIMENTS,
+    Run,
+    RunConfig,
+    RunSettings,
+    get_experiment,
+    load_run,
+    run_experiment,
+)
 from .utils import get_device
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference_runs"
@@ -59,10 +67,12 @@ def load_reference(name: str, folder: str | Path = REFERENCE_DIR) -> Run:
         config = RunConfig.from_dict(data["config"])
         history = History.from_dict(data["history"])
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{path} is damaged ({err}); remake it with `{COMMAND} --only {name} "
-                         "--force`.") from None  # fmt: skip
-    settings = {**data["settings"], "made_on": data["made_on"], "reference": True,
-                "shortened": data.get("shortened")}  # fmt: skip
+        raise ValueError(
+            f"{path} is damaged ({err}); remake it with `{COMMAND} --only {name} --force`."
+        ) from None
+    made_on = {"train_s": round(sum(history.epoch_time), 1), **data["made_on"]}
+    extra = {"made_on": made_on, "reference": True, "shortened": data.get("shortened")}
+    settings = RunSettings.from_dict({**data["settings"], **extra})
     return Run(name, path, config, settings, history, test_acc=data.get("test_acc"))
 
 
@@ -84,8 +94,7 @@ def course_runs(experiment: str, runs_dir: str | Path = "runs") -> tuple[list[Ru
 
 
 def describe_machine(made_on: dict[str, Any]) -> str:
-    return (f"{made_on['device_name']}, torch {made_on['torch']}, "
-            f"{made_on.get('amp') or 'fp32'}")  # fmt: skip
+    return f"{made_on['device_name']}, torch {made_on['torch']}, {made_on.get('amp') or 'fp32'}"
 
 
 def machine_info(device: torch.device, amp: str | None, threads: int) -> dict[str, Any]:
@@ -97,11 +106,17 @@ def machine_info(device: torch.device, amp: str | None, threads: int) -> dict[st
     else:
         name = f"{_cpu_model()} ({threads} threads)"
     return {
-        "device": device.type, "device_name": name, "amp": amp, "threads": threads,
-        "cpu_count": os.cpu_count(), "python": platform.python_version(),
-        "torch": torch.__version__, "timm": timm.__version__, "platform": platform.platform(),
+        "device": device.type,
+        "device_name": name,
+        "amp": amp,
+        "threads": threads,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d"),
-    }  # fmt: skip
+    }
 
 
 def _cpu_model() -> str:
@@ -136,7 +151,8 @@ def make_reference_runs(
         known = {c.name for c in configs}
         if unknown := [n for n in names if n not in known]:
             raise ValueError(f"unknown reference runs {unknown}; choose from: {sorted(known)}.")
-        configs = [c for c in configs if c.name in names]
+        by_name = {c.name: c for c in configs}
+        configs = [by_name[n] for n in names]  # in the order asked for
     if threads is not None:
         torch.set_num_threads(threads)
     dev = get_device(device)
@@ -150,29 +166,53 @@ def make_reference_runs(
     return written
 
 
-def _make_one(cfg: RunConfig, path: Path, device: torch.device, amp: str | None,
-              base_epochs: int | None, runs_dir: Path, force: bool) -> Path:  # fmt: skip
+def _make_one(
+    cfg: RunConfig,
+    path: Path,
+    device: torch.device,
+    amp: str | None,
+    base_epochs: int | None,
+    runs_dir: Path,
+    force: bool,
+) -> Path:
     epochs = cfg.epochs
     shortened = None
     if base_epochs is not None and cfg.model.endswith("base") and base_epochs < cfg.epochs:
         epochs = base_epochs
-        shortened = (f"base-model run shortened to {base_epochs} of the report's {cfg.epochs} "
-                     "epochs: the full run did not fit the machine's time")  # fmt: skip
+        shortened = (
+            f"base-model run shortened to {base_epochs} of the report's {cfg.epochs} "
+            "epochs: the full run did not fit the machine's time"
+        )
     t0 = time.perf_counter()
     (run,) = run_experiment(
-        cfg, quick=False, epochs=epochs, runs_dir=runs_dir, force=force, device=device,
-        amp=amp, evaluate_test=True, progress=False, **REFERENCE_DATA,
-    )  # fmt: skip
+        cfg,
+        quick=False,
+        epochs=epochs,
+        runs_dir=runs_dir,
+        force=force,
+        device=device,
+        amp=amp,
+        evaluate_test=True,
+        progress=False,
+        **REFERENCE_DATA,
+    )
     if run.history.status not in ("completed", "diverged"):
         raise RuntimeError(f"{cfg.name} ended {run.history.status}: {run.history.message}")
     threads = torch.get_num_threads()
     data = {
-        "config": cfg.to_dict(), "settings": run.settings, "history": run.history.to_dict(),
-        "test_acc": run.test_acc, "shortened": shortened,
-        "made_on": {**machine_info(device, amp, threads),
-                    "wall_s": round(time.perf_counter() - t0, 1),
-                    "command": f"{COMMAND} --only {cfg.name}"},
-    }  # fmt: skip
+        "config": cfg.to_dict(),
+        "settings": run.settings.to_dict(),
+        "history": run.history.to_dict(),
+        "test_acc": run.test_acc,
+        "shortened": shortened,
+        "made_on": {
+            **machine_info(device, amp, threads),
+            "train_s": round(sum(run.history.epoch_time), 1),  # every sitting
+            "wall_s": round(time.perf_counter() - t0, 1),  # the last sitting only
+            "load_avg": [round(x, 1) for x in os.getloadavg()],
+            "command": f"{COMMAND} --only {cfg.name}",
+        },
+    }
     for key in ("best_checkpoint", "last_checkpoint"):  # machine-local paths
         data["history"][key] = None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,3 +221,26 @@ def _make_one(cfg: RunConfig, path: Path, device: torch.device, amp: str | None,
     os.replace(tmp, path)
     print(f"Wrote {path}")
     return path
+
+
+def reference_table(folder: str | Path = REFERENCE_DIR) -> str:
+    """A Markdown table of the reference runs made so far: run, epochs, best val (epoch),
+    test accuracy of the best epoch, training time, machine."""
+    lines = [
+        "| run | epochs | best val (epoch) | test | training | report (CIFAR-100 val) | made on |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cfg in reference_configs():
+        if not reference_path(cfg.name, folder).exists():
+            lines.append(f"| {cfg.name} | not made yet | | | | | `{COMMAND} --only {cfg.name}` |")
+            continue
+        run = load_reference(cfg.name, folder)
+        h, made = run.history, run.settings["made_on"]
+        epochs = f"{h.epochs} of {cfg.epochs}" if h.epochs != cfg.epochs else f"{h.epochs}"
+        report = f"{cfg.report_acc} %" if cfg.report_acc is not None else "-"
+        lines.append(
+            f"| {cfg.name} | {epochs} | {100 * h.best_val_acc:.1f} % ({h.best_epoch}) | "
+            f"{100 * run.test_acc:.2f} % | {made['train_s'] / 60:.0f} min | {report} | "
+            f"{describe_machine(made)} |"
+        )
+    return "\n".join(lines)

@@ -22,17 +22,51 @@
 # why, we first need the architecture: where it came from, what one block
 # computes, and what happens to a 32x32 image on its way through the network.
 
+# %% [markdown]
+# **On Colab** the next cell installs `convnext_nb` from GitHub, pinned to
+# the version this notebook was built and tested with (the git tag after
+# `@`), so a later change to the package cannot break the notebook; it
+# leaves Colab's own torch alone. Elsewhere it does nothing (install the
+# package once with `pip install -e .` in a clone). Then `setup_notebook()`
+# prints the versions and the device; on Colab choose Runtime > Change
+# runtime type > GPU first.
+
 # %%
 import sys
 
-if "google.colab" in sys.modules:
-    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
-        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
-    )
+from IPython import get_ipython
 
+IN_COLAB = "google.colab" in sys.modules
+if IN_COLAB:
+    package = "git+https://github.com/convnext-nb/convnext-nb@v0.1.0"
+    get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {package}"')
+
+from convnext_nb import get_device
 from convnext_nb.notebook import setup_notebook
 
-device = setup_notebook()
+setup_notebook()
+device = get_device()
+
+# %% [markdown]
+# **Optional, Colab only: keep your runs on Google Drive.** A Colab VM
+# loses its files when it restarts, and notebook 07 compares the runs of
+# notebooks 04-06: on a fresh VM it would train them all again (07 estimates
+# how long that takes). Set `USE_DRIVE = True` to keep `runs/` in your Drive
+# (Colab asks for permission once); outside Colab the cell does nothing.
+
+# %%
+from pathlib import Path
+
+USE_DRIVE = False
+if USE_DRIVE and IN_COLAB:
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    saved = Path("/content/drive/MyDrive/convnext-nb/runs")
+    saved.mkdir(parents=True, exist_ok=True)
+    if not Path("runs").exists():
+        Path("runs").symlink_to(saved)  # every run_experiment writes there now
+    print(f"runs/ is {Path('runs').resolve()}")
 
 # %% [markdown]
 # ## From ResNet to ConvNeXt
@@ -419,11 +453,11 @@ for s in STEMS:
 # ConvNeXt V2 comes in eight sizes that differ only in blocks per stage
 # (`depths`) and channels per stage (`dims`). We build each one on PyTorch's
 # `meta` device, which records shapes but allocates no memory, so even the
-# 660M-parameter huge costs nothing; `count_flops` counts its
+# 660M-parameter huge costs nothing; `count_macs` counts its
 # multiply-accumulates (MACs) on the meta device too.
 
 # %%
-from convnext_nb import VARIANTS, count_flops
+from convnext_nb import VARIANTS, count_macs
 
 PAPER = {  # ImageNet-1K (1000 classes, 224x224): params (M), GFLOPs
     "atto": (3.7, 0.55),
@@ -444,10 +478,10 @@ def measure(name: str) -> dict:
         cifar = {s: create_model(name, stem=s) for s in ("patchify", "cifar")}
     return {
         "params_1k": count_parameters(imagenet) / 1e6,
-        "macs_224": count_flops(imagenet, (3, 224, 224)) / 1e9,
+        "macs_224": count_macs(imagenet, (3, 224, 224)) / 1e9,
         "params_100": count_parameters(cifar["patchify"]) / 1e6,
-        "macs_32": count_flops(cifar["patchify"], (3, 32, 32)) / 1e6,
-        "macs_32_cifar": count_flops(cifar["cifar"], (3, 32, 32)) / 1e6,
+        "macs_32": count_macs(cifar["patchify"], (3, 32, 32)) / 1e6,
+        "macs_32_cifar": count_macs(cifar["cifar"], (3, 32, 32)) / 1e6,
     }
 
 
@@ -536,6 +570,17 @@ fig
 #   stem stage 4 sees a 1x1 map and its 7x7 convolution uses 1 of 49 taps;
 # - computed parameters and MACs of all eight variants, matching the paper,
 #   and the cost of keeping more resolution on CIFAR.
+#
+# ## What to try next
+#
+# - Feed a 64x64 or a 224x224 image through the three stems in the shapes
+#   section: at which input size does the patchify stem's stage 4 get a
+#   7x7 map, the size its 7x7 convolution was designed for?
+# - Build `create_model("atto", stem="cifar")` and count its MACs with
+#   `count_macs`: how much compute does keeping 32x32 in stage 1 cost?
+# - Print `Block(96)` next to `torch.nn` building blocks and rewrite it in
+#   fewer lines, then check your version gives the same output with the
+#   same weights.
 #
 # Next, `02_normalization` looks inside the three normalization layers:
 # LayerNorm, GRN and Dynamic Tanh.

@@ -22,35 +22,68 @@
 # train / validation / test split, normalisation, augmentation, and the
 # `train` / `check_accuracy` pair the report used.
 
+# %% [markdown]
+# **On Colab** the next cell installs `convnext_nb` from GitHub, pinned to
+# the version this notebook was built and tested with (the git tag after
+# `@`), so a later change to the package cannot break the notebook; it
+# leaves Colab's own torch alone. Elsewhere it does nothing (install the
+# package once with `pip install -e .` in a clone). Then `setup_notebook()`
+# prints the versions and the device; on Colab choose Runtime > Change
+# runtime type > GPU first.
+
 # %%
 import sys
 
-if "google.colab" in sys.modules:
-    get_ipython().run_line_magic(  # noqa: F821 (Colab only; never reinstalls torch)
-        "pip", 'install -q "convnext-nb @ git+https://github.com/convnext-nb/convnext-nb"'
-    )
+from IPython import get_ipython
 
+IN_COLAB = "google.colab" in sys.modules
+if IN_COLAB:
+    package = "git+https://github.com/convnext-nb/convnext-nb@v0.1.0"
+    get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {package}"')
+
+from convnext_nb import get_device
 from convnext_nb.notebook import setup_notebook
 
 setup_notebook()
+device = get_device()
+
+# %% [markdown]
+# **Optional, Colab only: keep your runs on Google Drive.** A Colab VM
+# loses its files when it restarts, and notebook 07 compares the runs of
+# notebooks 04-06: on a fresh VM it would train them all again (07 estimates
+# how long that takes). Set `USE_DRIVE = True` to keep `runs/` in your Drive
+# (Colab asks for permission once); outside Colab the cell does nothing.
+
+# %%
+from pathlib import Path
+
+USE_DRIVE = False
+if USE_DRIVE and IN_COLAB:
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    saved = Path("/content/drive/MyDrive/convnext-nb/runs")
+    saved.mkdir(parents=True, exist_ok=True)
+    if not Path("runs").exists():
+        Path("runs").symlink_to(saved)  # every run_experiment writes there now
+    print(f"runs/ is {Path('runs').resolve()}")
 
 # %% [markdown]
 # ## The data
 #
 # CIFAR-100: 50,000 training and 10,000 test images of 32x32 pixels in 100
-# classes. Like the report, we hold 1,000 training images out as a validation
-# set to pick the best epoch. In quick mode (no download) we use Fashion-MNIST
-# from Debian's package instead, padded to 32x32 and copied to 3 channels, so
-# the same code runs.
+# classes. Like the report, we hold 1,000 training images out as a
+# validation set to pick the best epoch. In quick mode (no download) we use
+# a small Fashion-MNIST subset shipped with the package instead, padded to
+# 32x32 and copied to 3 channels, so the same code runs.
 
 # %%
-from convnext_nb.experiments import make_loaders, quick_dataset
-from convnext_nb.utils import quick_mode
+from convnext_nb import quick_mode
+from convnext_nb.data import make_loaders, quick_dataset
 
 dataset = quick_dataset() if quick_mode() else "cifar100"
-train_loader, val_loader, test_loader = make_loaders(
-    dataset, batch_size=64, subset=2000 if quick_mode() else None
-)
+sizes = {"subset": 512, "val_size": 256} if quick_mode() else {}
+train_loader, val_loader, test_loader = make_loaders(dataset, batch_size=64, **sizes)
 print(f"dataset: {train_loader.dataset_name}, {train_loader.num_classes} classes")
 for name, loader in [("train", train_loader), ("val", val_loader), ("test", test_loader)]:
     print(f"{name:5}: {loader.num_samples:6d} images, {len(loader):4d} batches")
@@ -74,11 +107,11 @@ from convnext_nb import save_fig
 
 
 def show_grid(images, titles, ncols=8):
-    fig = Figure(
-        figsize=(1.5 * ncols, 1.7 * ((len(images) + ncols - 1) // ncols)), layout="constrained"
-    )
+    """A figure with the images (C, H, W) in a grid, each with its title."""
+    nrows = (len(images) + ncols - 1) // ncols
+    fig = Figure(figsize=(1.5 * ncols, 1.7 * nrows), layout="constrained")
     for i, (img, title) in enumerate(zip(images, titles, strict=True)):
-        ax = fig.add_subplot((len(images) + ncols - 1) // ncols, ncols, i + 1)
+        ax = fig.add_subplot(nrows, ncols, i + 1)
         img = img.float() - img.min()
         ax.imshow((img / img.max()).permute(1, 2, 0).numpy())
         ax.set_title(title, fontsize=8)
@@ -106,22 +139,33 @@ print("per-channel std: ", [round(v, 2) for v in X.std(dim=(0, 2, 3)).tolist()])
 #
 # The report used no augmentation: every epoch shows the same 49,000 images,
 # and a big model memorises them (its training loss fell to 0.02 while
-# validation accuracy stalled). The report's suggestion, "basic" here, is a
-# random crop of the image padded by 4 pixels, plus a random horizontal flip.
-# The loader keeps every training image in memory as raw uint8 pixels and
-# augments whole batches with `random_crop_flip`; here is one image, seven
-# times. The padding is black because the crop works on the raw pixels,
-# before normalisation.
+# validation accuracy stalled). The report's suggestion, "basic" here, is
+# torchvision's `RandomCrop(32, padding=4)` plus `RandomHorizontalFlip()`:
+# pad the image with 4 black pixels on every side, cut a 32x32 window at a
+# random offset (0 to 8 pixels down and right), and mirror it left-right
+# with probability 1/2. The loader keeps every training image in memory as
+# raw uint8 pixels and augments a whole batch at once with
+# `random_crop_flip`. Its code:
+
+# %%
+import inspect
+
+from convnext_nb.data import random_crop_flip
+
+print(inspect.getsource(random_crop_flip))
+
+# %% [markdown]
+# One image, seven times. The padding is black because the crop works on the
+# raw pixels, before normalisation.
 
 # %%
 import torch
 
-from convnext_nb.data import random_crop_flip
-
 image = train_loader.images[:1].cpu()  # (1, 3, 32, 32) uint8
 generator = torch.Generator().manual_seed(0)
 augmented = [random_crop_flip(image, generator)[0] for _ in range(7)]
-fig = show_grid([image[0]] + augmented, ["original"] + [f"augmented {i}" for i in range(1, 8)])
+titles = ["original"] + [f"augmented {i}" for i in range(1, 8)]
+fig = show_grid([image[0]] + augmented, titles)
 save_fig(fig, f"03_augmentation_{dataset}")
 fig
 
@@ -129,13 +173,82 @@ fig
 # `make_loaders(..., augment="basic")` calls exactly this on every training
 # batch (never on validation or test images); `"strong"` adds more.
 #
+# ## Exercise: crop and flip, image by image
+#
+# The package's version does the whole batch with one `gather`, which is
+# fast but hard to read. Write the plain version: for a uint8 batch `x` of
+# shape (N, C, H, W), pad every image with 4 zero pixels on each side
+# (`F.pad`), cut an H x W window at its own random offset, and mirror it
+# along the width with probability 1/2. Draw every random number from
+# `generator` (`torch.randint(..., generator=generator)`), so a seeded run
+# repeats. The checker cannot compare random crops pixel by pixel; it finds
+# the window each of your output images came from and checks the padding,
+# the offsets, the flip axis and that each image gets its own draw.
+
+# %%
+import torch.nn.functional as F
+
+
+def crop_flip(x, generator, padding=4):
+    """RandomCrop(H, padding) + horizontal flip on x: (N, C, H, W) uint8."""
+    # YOUR CODE HERE: pad with F.pad, draw an offset and a flip per image,
+    # cut the windows, mirror the flipped ones along W
+    raise NotImplementedError("write crop_flip")
+
+
+# %% [markdown]
+# Run the checker; it prints what is still wrong, or "Correct!". Stuck? In
+# a new cell, run `from convnext_nb.checks import show_solution`, then
+# `show_solution("crop_flip")`.
+
+# %%
+from convnext_nb.checks import check_crop_flip
+
+check_crop_flip(crop_flip)
+
+# %% [markdown]
+# ## The training step
+#
+# Every batch of training runs the same five operations: put the model in
+# training mode, clear the gradients of the previous batch (`backward` adds
+# into `.grad`), compute the loss, backpropagate, and let the optimizer
+# update the weights. Here they are as a function:
+
+
+# %%
+def train_step(model, optimizer, X, y):
+    """One optimizer step on the batch (X, y); returns the loss."""
+    model.train()  # check_accuracy left it in eval mode
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+# %% [markdown]
+# The package's `train_one_epoch` runs the same step (plus mixed precision,
+# gradient clipping and a NaN check you can switch on). `check_train_step`
+# gives our function and `train_one_epoch` the same model, stale gradients
+# and batch, and compares the weights after one step:
+
+# %%
+from convnext_nb.checks import check_train_step
+
+check_train_step(train_step)
+
+# %% [markdown]
+# Try breaking it: delete `optimizer.zero_grad()` or move
+# `optimizer.step()` above `loss.backward()`, rerun both cells, and read
+# what the checker says.
+#
 # ## The training loop
 #
 # `train(model, optimizer, train_loader, val_loader, epochs)` is the report's
-# loop grown up: each epoch it runs forward, cross-entropy loss, backward and
-# an optimizer step on every batch, then `check_accuracy` on the validation
-# set, and prints the report's line: `Epoch 1, loss = ..., Got n / N correct`.
-# It keeps a `History` and, with `checkpoint_dir=`, saves the best epoch.
+# loop grown up: each epoch it runs that step on every batch, then
+# `check_accuracy` on the validation set, and prints the report's line:
+# `Epoch 1, loss = ..., Got n / N correct`. It keeps a `History` and, with
+# `checkpoint_dir=`, saves the best epoch.
 
 # %%
 from convnext_nb import create_model, make_optimizer, train
@@ -171,7 +284,32 @@ from convnext_nb import check_accuracy
 acc = check_accuracy(test_loader, model)
 
 # %% [markdown]
-# In this notebook we loaded the data and its train / validation / test
-# split, looked at images with their class names, checked the normalisation,
-# saw what crop + flip augmentation does to one image, and trained a small
-# ConvNeXt V2 with the `train` / `check_accuracy` loop the experiments use.
+# ## Summary
+#
+# In this notebook we
+#
+# - loaded the data with its train / validation / test split and looked at
+#   images with their class names;
+# - checked that normalisation gives each channel mean near 0 and standard
+#   deviation near 1;
+# - read the loader's batched crop + flip and saw what it does to one
+#   image, then wrote a plain, image-by-image version and checked it;
+# - wrote the five operations of a training step and checked them against
+#   the package's `train_one_epoch`;
+# - trained a small ConvNeXt V2 with the `train` / `check_accuracy` loop the
+#   experiments use.
+#
+# ## What to try next
+#
+# - Change `padding` in the augmentation cell to 8 or 0: what do the seven
+#   images look like, and what would a model learn from them?
+# - Train with `make_loaders(dataset, augment="basic", ...)` for more epochs
+#   and compare `history.val_acc` with the run above.
+# - Add `torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)` to
+#   `train_step` between `backward` and `step`: `check_train_step` now
+#   finds other weights, since the package clips only when asked.
+# - Pass `checkpoint_dir="runs/my_first"` to `train`, then restore the best
+#   epoch with `history.load_best(model)`.
+#
+# Next, `04_optimizers` compares the report's three optimizers with this
+# loop.

@@ -8,11 +8,16 @@ notebooks/ with CONVNEXT_NB_QUICK=1 and this checkout's convnext_nb first on PYT
 pytest's nbval run does, see conftest.py), then write NAME.ipynb with the
 outputs (and rewrite NAME.py exactly as `jupytext --sync` would, so the pair stays in sync).
 Edit either twin; `jupytext --sync notebooks/NAME.ipynb` pairs edits made in Jupyter.
+
+Each build also pins the Colab install cell to the package version it was built with: the
+tag after "convnext-nb@" becomes v<convnext_nb.__version__>, so a student on Colab installs
+the code the outputs came from (publish that tag when you release).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,6 +28,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+VERSION = re.search(r'__version__ = "([^"]+)"', (ROOT / "convnext_nb/__init__.py").read_text())[1]
+PIN = re.compile(r"(github\.com/convnext-nb/convnext-nb@)v[\w.+-]+")
 
 
 def select(names: list[str]) -> list[Path]:
@@ -47,14 +54,23 @@ def keep_cell_ids(notebook, ipynb: Path) -> None:
             cell.id = old[j].id
 
 
+def pin_version(notebook) -> None:
+    """Point the Colab install cell at this package version's tag (see the module docstring)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = PIN.sub(rf"\g<1>v{VERSION}", cell.source)
+
+
 def build(script: Path, timeout: int = 900) -> float:
     """Execute `script`'s notebook and write its .ipynb twin; return the seconds it took."""
     notebook = jupytext.read(script)
+    pin_version(notebook)
     keep_cell_ids(notebook, script.with_suffix(".ipynb"))
     start = time.perf_counter()
     client = NotebookClient(
         notebook,
         timeout=timeout,
+        startup_timeout=600,  # a kernel on a busy machine can take minutes to start
         kernel_name="python3",
         resources={"metadata": {"path": str(script.parent)}},  # run from notebooks/, as nbval
         record_timing=False,  # no timestamps in the committed files

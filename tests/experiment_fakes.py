@@ -1,4 +1,10 @@
-"""Tiny in-memory loaders for the experiment, CLI, plot and widget tests (no dataset needed)."""
+"""Tiny in-memory loaders for the experiment, CLI, plot and widget tests (no dataset needed).
+
+Also a command line for tests that need a real process (interrupt, kill, two at once):
+    python tests/experiment_fakes.py DELAY run small3 --quick ...
+runs `convnext-nb` on these loaders (DELAY seconds per training batch), with the experiment
+"small3" (three small runs: small_a, small_b, small_c) added.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import time
 import torch
 
 from convnext_nb.engine import History
-from convnext_nb.experiments import Run, RunConfig
+from convnext_nb.experiments import Experiment, Run, RunConfig
 
 
 class TinyLoader:
@@ -57,6 +63,8 @@ SMALL = RunConfig(
     "small_atto", "atto, tiny test", model="convnextv2_atto", optimizer="adamw", lr=2e-3,
     epochs=2, width=0.25, batch_size=16,
 )  # fmt: skip
+SMALL3 = Experiment("small3", "three small runs", tuple(
+    SMALL.replace(name=f"small_{x}", label=x, epochs=3) for x in "abc"))  # fmt: skip
 
 
 def fake_run(label: str, accs: list[float], dataset: str = "fashion_mnist", quick: bool = True,
@@ -84,3 +92,13 @@ def fake_run(label: str, accs: list[float], dataset: str = "fashion_mnist", quic
         "num_classes": 10,
     }
     return Run(cfg.name, None, cfg, settings, h)  # fmt: skip
+
+
+if __name__ == "__main__":
+    import sys
+
+    from convnext_nb import cli, experiments
+
+    experiments.make_loaders = fake_loaders(delay=float(sys.argv[1]))
+    experiments.EXPERIMENTS[SMALL3.name] = SMALL3
+    sys.exit(cli.main(sys.argv[2:]))

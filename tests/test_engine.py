@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -23,7 +25,8 @@ from convnext_nb import (
     make_optimizer,
     train,
 )
-from convnext_nb.engine import DEFAULT_WEIGHT_DECAY, make_scheduler, train_one_epoch
+from convnext_nb.engine import CompiledModel, TrainConfig, make_scheduler, train_one_epoch
+from convnext_nb.optim import use_fused
 
 NUM_CLASSES = 4
 
@@ -105,7 +108,7 @@ def same_run(h1: History, h2: History) -> bool:
     return all(getattr(h1, k) == getattr(h2, k) for k in keys)
 
 
-QUIET = dict(progress=False)
+QUIET = dict(progress=False, device="cpu")  # exact numbers: CPU, also on a GPU machine
 
 
 # ---------------------------------------------------------------------------- optimizers
@@ -114,9 +117,10 @@ QUIET = dict(progress=False)
 @pytest.mark.parametrize("norm", ["ln", "dyt"])
 def test_make_optimizer_no_decay_on_norms_biases_grn(norm):
     model = create_model("convnextv2_atto", num_classes=10, norm=norm)
-    opt = make_optimizer("adamw", model)
+    opt = make_optimizer("adamw", model, decay_params="weights")
     groups = {g["name"]: g for g in opt.param_groups}
-    assert groups["decay"]["weight_decay"] == DEFAULT_WEIGHT_DECAY["adamw"] > 0
+    torch_default = torch.optim.AdamW(model.parameters()).defaults["weight_decay"]
+    assert groups["decay"]["weight_decay"] == torch_default == 0.01
     assert groups["no_decay"]["weight_decay"] == 0.0
     no_decay = {id(p) for p in groups["no_decay"]["params"]}
     decay = {id(p) for p in groups["decay"]["params"]}
@@ -147,11 +151,24 @@ def test_make_optimizer_kinds_and_defaults():
     assert set(OPTIMIZERS) == {"sgd_nesterov", "radam", "adamw", "sgd", "adam"}
 
 
+def test_make_optimizer_defaults_are_pytorchs_own():
+    model = TinyNet()
+    for name, cls in [("adamw", torch.optim.AdamW), ("radam", torch.optim.RAdam),
+                      ("sgd", torch.optim.SGD), ("adam", torch.optim.Adam)]:  # fmt: skip
+        opt = make_optimizer(name, model)
+        assert len(opt.param_groups) == 1  # decay_params="all": one group, as the report's code
+        expected = cls(model.parameters(), lr=1e-3).defaults["weight_decay"]
+        assert opt.param_groups[0]["weight_decay"] == expected
+    assert make_optimizer("adamw", model).param_groups[0]["weight_decay"] == 0.01
+
+
 def test_make_optimizer_errors():
     model = TinyNet()
     with pytest.raises(ValueError, match="sgd_nesterov, radam, adamw"):
         make_optimizer("lion", model)
-    for lr in (0, -1e-3, float("nan")):
+    opt = make_optimizer("adamw", model, lr=np.float32(1e-3))  # a NumPy number is a number
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3) and type(opt.defaults["lr"]) is float
+    for lr in (0, -1e-3, float("nan"), float("inf"), "1e-3", True):
         with pytest.raises(ValueError, match="lr must be a positive"):
             make_optimizer("adamw", model, lr=lr)
     with pytest.raises(ValueError, match="weight_decay"):
@@ -305,11 +322,11 @@ def test_deferred_nan_check_names_the_first_bad_step():
     opt = make_optimizer("adamw", model, lr=1e-2)
     X, y = make_data(16 * 9)
     loader = DataLoader(TensorDataset(X, y), batch_size=16)
-    kw = dict(steps=9, device=torch.device("cpu"), sync_every=4)
-    result = train_one_epoch(model, opt, loader, **kw)
+    config = TrainConfig(device="cpu", sync_every=4)
+    result = train_one_epoch(model, opt, loader, config, steps=9)
     assert result.bad_step == 5 and result.bad_loss is None  # the 6th step, found at the 8th
     model = NaNAfter(after=100)
-    result = train_one_epoch(model, make_optimizer("sgd", model), loader, **kw)
+    result = train_one_epoch(model, make_optimizer("sgd", model), loader, config, steps=9)
     assert result.bad_step is None and math.isfinite(result.mean_loss)
 
 
@@ -531,3 +548,155 @@ def test_fp16_autocast_uses_a_grad_scaler():
     h = train(model, opt, *loaders(), epochs=2, amp="fp16", grad_clip=1.0, **QUIET)
     assert h.status == "completed" and all(math.isfinite(v) for v in h.train_loss)
     assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------- the config object
+
+
+def test_train_takes_a_config_object_or_keywords():
+    runs = []
+    for how in ("keywords", "config", "config+override"):
+        model, opt = fresh()
+        if how == "keywords":
+            h = train(model, opt, *loaders(), epochs=2, lr_schedule="cosine", seed=7, **QUIET)
+        elif how == "config":
+            config = TrainConfig(lr_schedule="cosine", seed=7, progress=False, device="cpu")
+            h = train(model, opt, *loaders(), epochs=2, config=config)
+        else:
+            config = TrainConfig(lr_schedule="cosine", seed=1, progress=False, device="cpu")
+            h = train(model, opt, *loaders(), epochs=2, config=config, seed=7)
+        runs.append((model, h))
+    for model, h in runs[1:]:
+        assert same_run(runs[0][1], h) and same_weights(runs[0][0], model)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 3
+    with pytest.raises(TypeError, match="unknown training option.*lr_shedule"):
+        train(*fresh(), *loaders(), lr_shedule="cosine")
+
+
+def test_config_rejects_bad_values_before_training():
+    for kwargs, match in [
+        (dict(grad_clip=float("nan")), "grad_clip"),
+        (dict(label_smoothing=float("nan")), "label_smoothing"),
+        (dict(warmup_epochs=-1), "warmup_epochs"),
+        (dict(max_steps_per_epoch=0), "max_steps_per_epoch"),
+        (dict(lr_schedule="step"), "lr_schedule"),
+        (dict(resume=True), "checkpoint_dir"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(**kwargs)
+    cfg = TrainConfig().resolved(torch.device("cpu"))
+    assert cfg.device == torch.device("cpu") and cfg.amp is False and cfg.compile is False
+    assert cfg.channels_last is True and cfg.sync_every == 1
+    assert TrainConfig(amp=torch.bfloat16).resolved(torch.device("cpu")).amp == torch.bfloat16
+
+
+# ---------------------------------------------------------------------------- compile and fused
+
+
+class CompileFailure(RuntimeError):
+    """What inductor raises where it cannot build kernels (no C++ compiler, no Triton)."""
+
+
+CompileFailure.__module__ = "torch._inductor.exc"
+
+
+def test_compile_falls_back_to_eager_with_one_line(monkeypatch, capsys):
+    model, opt = fresh()
+    eager = train(model, opt, *loaders(), epochs=2, seed=3, compile=False, **QUIET)
+
+    def broken_compile(module, **kwargs):
+        def run(x):
+            raise CompileFailure("CppCompileError: C++ compiler not found")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    capsys.readouterr()
+    model2, opt2 = fresh()
+    h = train(model2, opt2, *loaders(), epochs=2, seed=3, compile=True, **QUIET)
+    out = capsys.readouterr().out
+    assert out.count("torch.compile failed") == 1 and "C++ compiler not found" in out
+    assert h.status == "completed" and same_run(eager, h) and same_weights(model, model2)
+
+    def unavailable(module, **kwargs):
+        raise RuntimeError("torch.compile is not supported on Python 3.99")
+
+    monkeypatch.setattr(torch, "compile", unavailable)
+    h = train(*fresh(), *loaders(), epochs=1, compile=True, **QUIET)
+    assert "torch.compile is not available here" in capsys.readouterr().out
+    assert h.status == "completed"
+
+
+def test_compiled_model_passes_other_errors_through(monkeypatch, capsys):
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: module)  # "compiled" = eager
+    net = CompiledModel(TinyNet())
+    assert [id(p) for p in net.parameters()] == [id(p) for p in net.model.parameters()]
+    with pytest.raises(RuntimeError):  # 5 channels into a 3-channel conv: the user's error
+        net(torch.randn(2, 5, 8, 8))
+    assert "torch.compile" not in capsys.readouterr().out and net.compiled is not None
+
+
+def test_fused_optimizer_matches_the_plain_one():
+    """train switches Adam/AdamW/SGD to fused kernels on CUDA; the kernels exist on CPU too."""
+    model_a, opt_a = fresh(p_drop=0.0)
+    model_b, opt_b = fresh(p_drop=0.0)
+    assert use_fused(opt_b) and all(g["fused"] for g in opt_b.param_groups)
+    assert not use_fused(make_optimizer("radam", model_b))  # RAdam has no fused kernel
+    X, y = make_data(32)
+    for model, opt in ((model_a, opt_a), (model_b, opt_b)):
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(X), y).backward()
+            opt.step()
+    for (k, a), b in zip(model_a.state_dict().items(), model_b.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), k
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_trains_compiled_and_fused_by_default():
+    model, opt = fresh()
+    h = train(model, opt, *loaders(), epochs=2, device="cuda", seed=0, **QUIET)
+    assert h.status == "completed" and all(math.isfinite(v) for v in h.train_loss)
+    assert all(g["fused"] for g in opt.param_groups)
+    assert next(model.parameters()).is_cuda
+
+
+# ---------------------------------------------------------------------------- clear errors
+
+
+def test_nan_in_the_data_is_named_as_such():
+    train_loader, val_loader = loaders()
+    X = train_loader.X.clone()
+    X[20, 1, 2, 3] = float("nan")  # one pixel; at batch index 1 or later (shuffled)
+    model, opt = fresh()
+    h = train(model, opt, SeededLoader(X, train_loader.y), val_loader, epochs=1, **QUIET)
+    assert h.status == "diverged" and "data holds NaN" in h.message
+    assert "Try a lower learning rate" not in h.message and "will not help" in h.message
+    # the deferred (GPU) path finds it too, without a sync per step
+    torch.manual_seed(0)
+    model, opt = fresh()
+    config = TrainConfig(device="cpu", sync_every=4)
+    result = train_one_epoch(model, opt, SeededLoader(X, train_loader.y), config, steps=4)
+    assert result.bad_step is not None and result.bad_input
+
+
+def test_divergence_suggests_a_sane_lr():
+    torch.manual_seed(0)
+    model = NaNAfter(after=1)
+    h = train(model, make_optimizer("sgd", model, lr=1e6), *loaders(), **QUIET)
+    assert h.status == "diverged" and "lr=0.001" in h.message and "1e+05" not in h.message
+    model = NaNAfter(after=1)
+    h = train(model, make_optimizer("adamw", model, lr=1e-3), *loaders(), **QUIET)
+    assert "lr=0.0001" in h.message  # lr / 10 when that is lower
+
+
+def test_labels_out_of_range_name_both_numbers():
+    model, opt = fresh()  # 4 classes
+    X, y = make_data(16)
+    y[3] = 58
+    with pytest.raises(ValueError, match="label 58.*4 outputs"):
+        train(model, opt, [(X, y)], [(X, y)], max_steps_per_epoch=1, **QUIET)
+    soft = F.one_hot(y.clamp(max=3), 10).float()  # 10-class soft targets
+    with pytest.raises(ValueError, match="10 classes but the model outputs 4"):
+        train(model, opt, [(X, soft)], [(X, soft)], max_steps_per_epoch=1, **QUIET)

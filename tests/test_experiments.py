@@ -13,6 +13,7 @@ from convnext_nb import experiments
 from convnext_nb.experiments import (
     EXPERIMENTS,
     RunConfig,
+    RunSettings,
     build_model,
     format_table,
     get_experiment,
@@ -100,7 +101,7 @@ def test_replace_names_the_change_and_drops_report_numbers():
     "kwargs, match",
     [({"model": "giant"}, "unknown model"), ({"norm": "bn"}, "unknown norm"),
      ({"stem": "s4"}, "unknown stem"), ({"epochs": 0}, "positive integer"),
-     ({"lr": -1.0}, "lr must be positive")],
+     ({"lr": -1.0}, "lr must be a positive number")],
 )  # fmt: skip
 def test_bad_config_says_what_to_do(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -151,7 +152,7 @@ def test_budget_cuts_each_epoch_to_the_steps_that_fit(tmp_path, fake_data, capsy
     kw = dict(runs_dir=tmp_path, dataset="fashion_mnist", quick=False, budget_s=2.0)
     [run] = run_experiment(SMALL, **kw)  # 2 s over 2 epochs at 0.5 s per step, of 4 batches
     assert "Budget 2 s: 500 ms per step -> 2 steps per epoch." in capsys.readouterr().out
-    assert run.settings["max_steps_per_epoch"] == 2 and run.history.steps == 4
+    assert run.settings.max_steps_per_epoch == 2 and run.history.steps == 4
     [again] = run_experiment(SMALL, **kw)  # the saved run is reused, not re-timed
     assert again.history.steps == 4
 
@@ -172,16 +173,16 @@ def test_force_retrains_and_other_settings_refuse(tmp_path, fake_data, capsys):
     with pytest.raises(ValueError, match="force=True"):
         run_experiment(SMALL, epochs=3, **kw)  # same run name, other settings
     [run] = run_experiment(SMALL, epochs=3, force=True, **kw)
-    assert "deleting the saved run" in capsys.readouterr().out and run.history.epochs == 3
+    assert "kept aside until the new run" in capsys.readouterr().out and run.history.epochs == 3
 
 
 def test_quick_mode_says_so_and_shrinks(tmp_path, fake_data, capsys):
     [run] = run_experiment("test1_base_radam", quick=True, runs_dir=tmp_path, epochs=10)
     out = capsys.readouterr().out
     assert "Quick mode:" in out and "only" in out
-    assert run.settings["quick"] and run.settings["epochs"] == experiments.QUICK.max_epochs
-    assert run.name.endswith("-quick") and run.settings["width"] == experiments.QUICK.width
-    assert run.dataset in ("fashion_mnist", "fake_cifar100")
+    assert run.settings.quick and run.settings.epochs == experiments.QUICK.max_epochs
+    assert run.name.endswith("-quick") and run.settings.width == experiments.QUICK.width
+    assert run.dataset == experiments.quick_dataset()
 
 
 def test_results_table_puts_report_beside_ours(tmp_path, fake_data):
@@ -196,3 +197,44 @@ def test_results_table_puts_report_beside_ours(tmp_path, fake_data):
 def test_load_run_on_a_non_run_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a saved run"):
         load_run(tmp_path)
+
+
+def test_run_settings_read_old_dicts_and_keep_extras():
+    saved = {"dataset": "fashion_mnist", "quick": False, "epochs": 2, "subset": 200,
+             "val_size": 1000, "batch_size": 64, "width": 1.0, "max_steps_per_epoch": None,
+             "budget_s": None, "amp": "bf16", "num_classes": 10,
+             "made_on": {"amp": "bf16"}, "reference": True, "shortened": None}  # fmt: skip
+    s = RunSettings.from_dict(saved)
+    assert (s.dataset, s.epochs, s.amp, s.num_classes) == ("fashion_mnist", 2, "bf16", 10)
+    assert s["made_on"]["amp"] == "bf16" and s.get("shortened") is None and s["quick"] is False
+    assert s.get("nothing", 5) == 5 and s.to_dict() == saved
+    assert RunSettings.from_dict(s.to_dict()) == s
+    with pytest.raises(KeyError):
+        s["nothing"]
+
+
+def test_run_settings_for_a_run():
+    cfg = all_runs()["test4_tiny_ln"]
+    full = RunSettings.for_run(cfg, quick=False)
+    assert (full.dataset, full.epochs, full.batch_size, full.width) == ("cifar100", 20, 64, 1.0)
+    quick = RunSettings.for_run(cfg, quick=True, dataset="fashion_mnist", epochs=10)
+    q = experiments.QUICK
+    assert (quick.epochs, quick.subset, quick.width) == (q.max_epochs, q.subset, q.width)
+    assert "budget_s" not in quick.identity() and "amp" not in quick.identity()
+
+
+def test_settings_object_goes_straight_through(tmp_path, fake_data):
+    settings = RunSettings(dataset="fashion_mnist", epochs=1, batch_size=16, width=0.25)
+    [run] = run_experiment(SMALL, settings=settings, runs_dir=tmp_path)
+    assert run.settings.epochs == 1 and run.history.epochs == 1 and run.settings.num_classes == 4
+    with pytest.raises(ValueError, match="not both"):
+        run_experiment(SMALL, settings=settings, epochs=2, runs_dir=tmp_path)
+
+
+def test_graphs_come_from_the_experiments():
+    from convnext_nb.plots import GRAPHS
+
+    graphs = {e.graph: e.name for e in EXPERIMENTS.values() if e.graph}
+    assert {GRAPHS[g.lower().replace(" ", "")][0] for g in graphs} == set(graphs.values())
+    assert GRAPHS["graph3"] == ("dyt_vs_ln", "Graph 3: Dynamic Tanh vs LayerNorm",
+                                "graph3_dyt_vs_ln")  # fmt: skip

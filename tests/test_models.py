@@ -1,5 +1,7 @@
 """ConvNeXt V2 models: the paper's sizes, timm equivalence, every variant runs, clear errors."""
 
+import warnings
+
 import pytest
 import timm
 import torch
@@ -13,6 +15,7 @@ from convnext_nb import (
     create_model,
     list_models,
 )
+from convnext_nb.models import count_macs
 
 # The paper's table (millions of parameters, ImageNet-1K head) and GFLOPs (MACs) at 224x224.
 PAPER = {
@@ -41,7 +44,7 @@ def test_parameter_count_matches_paper_and_timm(name):
     paper_params, paper_gmacs = PAPER[name]
     digits = 0 if float(paper_params).is_integer() else 1  # the paper rounds as printed
     assert round(n / 1e6, digits) == pytest.approx(paper_params)
-    gmacs = count_flops(ours, (3, 224, 224)) / 1e9
+    gmacs = count_macs(ours, (3, 224, 224)) / 1e9
     assert gmacs == pytest.approx(paper_gmacs, rel=0.02)
 
 
@@ -79,23 +82,91 @@ def test_convert_passes_official_layout_through():
     assert all(converted[k] is state[k] for k in state)
 
 
-# Small variants run in full at 32x32; the big ones (slow on 2 CPU cores) with a batch of 1.
-SIZES = [(name, 2) for name in list(PAPER)[:5]] + [(name, 1) for name in list(PAPER)[5:]]
+# The five small variants run for real at 32x32; base, large and huge (89M-660M parameters)
+# are checked on the meta device (shapes, no compute) and run for real at 1/8 width.
+SMALL, BIG = list(PAPER)[:5], list(PAPER)[5:]
+REFERENCE_100 = {"convnextv2_base": 87.80, "convnextv2_large": 196.57, "convnextv2_huge": 657.75}
 
 
-@pytest.mark.parametrize("stem", ["patchify", "cifar_s2", "cifar"])
-@pytest.mark.parametrize("name,batch", SIZES)
-def test_forward_backward_every_variant(name, batch, stem):
-    if stem == "cifar" and name in ("convnextv2_large", "convnextv2_huge"):
-        pytest.skip("16x the compute of patchify; the cifar stem is covered on the other sizes")
-    torch.manual_seed(0)
-    model = create_model(name, num_classes=10, stem=stem, drop_path_rate=0.1)
+def forward_backward(model: torch.nn.Module, batch: int) -> None:
     logits = model(torch.randn(batch, 3, 32, 32))
     assert logits.shape == (batch, 10)
     logits.logsumexp(dim=1).mean().backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert len(grads) == len(list(model.parameters()))
     assert all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("stem", ["patchify", "cifar_s2", "cifar"])
+@pytest.mark.parametrize("name", SMALL)
+def test_forward_backward_small_variants(name, stem):
+    torch.manual_seed(0)
+    forward_backward(create_model(name, num_classes=10, stem=stem, drop_path_rate=0.1), batch=2)
+
+
+@pytest.mark.parametrize("stem", ["patchify", "cifar"])
+@pytest.mark.parametrize("name", BIG)
+def test_big_variants_on_the_meta_device(name, stem):
+    with torch.device("meta"):
+        model = create_model(name, num_classes=100, stem=stem)
+        logits = model(torch.empty(8, 3, 32, 32))
+    assert logits.shape == (8, 100) and logits.device.type == "meta"
+    assert count_parameters(model) / 1e6 == pytest.approx(REFERENCE_100[name], abs=0.01)
+
+
+@pytest.mark.parametrize("name", BIG)
+def test_big_variants_train_at_a_small_width(name):
+    model = create_model(name, num_classes=10, width=0.125, seed=0, drop_path_rate=0.1)
+    assert model.dims[0] == {"convnextv2_base": 16, "convnextv2_large": 24}.get(name, 44)
+    assert len(model.stages[2]) == 27  # the full depth, only thinner
+    forward_backward(model, batch=2)
+
+
+def test_width_and_seed_give_todays_initial_weights_without_touching_the_global_rng():
+    from convnext_nb.models import VARIANTS, ConvNeXtV2
+
+    depths, dims = VARIANTS["convnextv2_atto"]
+    torch.manual_seed(3)  # what experiments.build_model did: seed the global RNG, construct
+    expected = ConvNeXtV2(num_classes=10, depths=depths, stem="cifar_s2", drop_path_rate=0.1,
+                          dims=tuple(max(8, round(d * 0.25)) for d in dims))  # fmt: skip
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    model = create_model("atto", 10, width=0.25, seed=3, stem="cifar_s2", drop_path_rate=0.1)
+    assert torch.equal(torch.get_rng_state(), before)  # the global RNG is untouched
+    assert model.dims == (10, 20, 40, 80)
+    got, want = model.state_dict(), expected.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+    other = create_model("atto", 10, width=0.25, seed=4).state_dict()
+    assert not torch.equal(other["head.weight"], got["head.weight"])
+    create_model("atto", 10, width=0.25)  # seed=None draws from the global RNG, as before
+    assert not torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("num_classes", [0, -5, 2.5, True, "100"])
+def test_num_classes_must_be_a_positive_integer(num_classes):
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        create_model("atto", num_classes=num_classes)
+
+
+@pytest.mark.parametrize("width", [0, -1, float("nan"), "wide"])
+def test_width_must_be_positive(width):
+    with pytest.raises(ValueError, match="width must be a positive number"):
+        create_model("atto", width=width)
+
+
+def test_uint8_images_get_a_clear_error():
+    model = create_model("atto", width=0.25)
+    with pytest.raises(ValueError, match=r"x\.float\(\) / 255 and normalise"):
+        model(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+
+
+def test_count_flops_is_a_deprecated_alias_of_count_macs():
+    model = create_model("atto", width=0.25)
+    with pytest.warns(DeprecationWarning, match="count_macs"):
+        flops = count_flops(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert flops == count_macs(model) > 0
 
 
 @pytest.mark.parametrize(
@@ -130,7 +201,7 @@ def test_drop_path_rates_rise_linearly():
 
 
 def test_macs_at_32x32_with_each_stem():
-    atto = {s: count_flops(create_model("atto", stem=s)) for s in ("patchify", "cifar_s2", "cifar")}
+    atto = {s: count_macs(create_model("atto", stem=s)) for s in ("patchify", "cifar_s2", "cifar")}
     assert atto["patchify"] == pytest.approx(11e6, rel=0.05)
     assert atto["cifar"] == pytest.approx(177e6, rel=0.05)
     assert 3.5 < atto["cifar_s2"] / atto["patchify"] < 4.5

@@ -15,9 +15,8 @@ def cpu_only(monkeypatch):
 
 
 def test_prints_versions_device_and_gpu_hint(cpu_only, capsys):
-    device = notebook.setup_notebook()
+    assert notebook.setup_notebook() is None  # a first cell shows the lines, no device(...) echo
     out = capsys.readouterr().out
-    assert device == torch.device("cpu")
     assert f"torch {torch.__version__}" in out and "convnext_nb 0.1.0" in out
     assert "device: cpu" in out
     assert "Runtime > Change runtime type > GPU" in out
@@ -25,7 +24,7 @@ def test_prints_versions_device_and_gpu_hint(cpu_only, capsys):
 
 def test_no_gpu_hint_when_there_is_a_gpu(monkeypatch, capsys):
     monkeypatch.setattr(notebook, "get_device", lambda: torch.device("cuda"))
-    assert notebook.setup_notebook() == torch.device("cuda")
+    notebook.setup_notebook()
     out = capsys.readouterr().out
     assert "device: cuda" in out and "No GPU found" not in out
 
@@ -55,5 +54,21 @@ def test_figures_display_as_png_in_ipython(monkeypatch):
         assert notebook.show_figures_inline() is True
         after, _ = shell.display_formatter.format(fig)
         assert base64.b64decode(after["image/png"])[:4] == b"\x89PNG"
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_setup_notebook_cell_shows_only_printed_lines(cpu_only):
+    """Run as a notebook's first cell: printed text only, no Out[] value."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns["notebook"] = notebook
+        with capture_output() as captured:
+            shell.run_cell("notebook.setup_notebook()", store_history=True)
+        assert "device: cpu" in captured.stdout and "device(type=" not in captured.stdout
+        assert captured.outputs == []  # nothing displayed besides the prints
     finally:
         InteractiveShell.clear_instance()

@@ -1,5 +1,6 @@
 """Every notebook is a jupytext pair in sync: NAME.py (the source) and NAME.ipynb (with outputs)."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SCRIPTS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 IPYNBS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+BUILD_SCRIPT = NOTEBOOKS.parent / "scripts" / "build_notebooks.py"
 
 
 def without_jupytext_version(text: str) -> str:
@@ -69,3 +71,30 @@ def test_figures_are_shown_inline(ipynb):
         "call setup_notebook() in the first cell, then rebuild with "
         f"python scripts/build_notebooks.py {ipynb.stem}"
     )
+
+
+def load_build_script():
+    spec = importlib.util.spec_from_file_location("build_notebooks", BUILD_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cell_tags_survive_the_round_trip():
+    text = '# %% tags=["nbval-ignore-output"]\nprint(1)\n\n# %%\nprint(2)\n'
+    notebook = jupytext.reads(text, fmt="py:percent")
+    assert notebook.cells[0].metadata["tags"] == ["nbval-ignore-output"]
+    assert "tags" not in notebook.cells[1].metadata
+    load_build_script().pin_version(notebook)  # the build touches sources, not metadata
+    assert '# %% tags=["nbval-ignore-output"]' in jupytext.writes(notebook, fmt="py:percent")
+
+
+def test_the_build_pins_the_colab_install_to_the_package_version():
+    build = load_build_script()
+    cell = 'package = "git+https://github.com/convnext-nb/convnext-nb@v0.0.1"\n'
+    notebook = jupytext.reads(f"# %%\n{cell}\n# %% [markdown]\n# {cell}", fmt="py:percent")
+    build.pin_version(notebook)
+    assert notebook.cells[0].source.endswith(f'convnext-nb@v{build.VERSION}"')
+    assert "@v0.0.1" in notebook.cells[1].source  # prose is left alone
+    init = (BUILD_SCRIPT.parents[1] / "convnext_nb" / "__init__.py").read_text()
+    assert f'__version__ = "{build.VERSION}"' in init

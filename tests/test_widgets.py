@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
 from experiment_fakes import SMALL, fake_loaders
 
 from convnext_nb import experiments
+from convnext_nb.data import AUGMENTS
 from convnext_nb.widgets import TrainingPanel
 
 
@@ -75,3 +78,49 @@ def test_errors_show_in_the_panel(panel):
     with pytest.raises(ValueError, match="other settings"):
         panel.train(wait=True)
     assert "Error" in panel.status.value and not panel.train_button.disabled
+
+
+def test_a_second_click_says_it_loaded_the_saved_run_and_retrain_trains_again(panel):
+    first = panel.train(wait=True)
+    again = panel.train(wait=True)
+    assert again.model is None and again.history.val_acc == first.history.val_acc
+    assert "Loaded the saved run" in panel.status.value and "Tick 'retrain'" in panel.status.value
+    panel.retrain.value = True
+    retrained = panel.train(wait=True)
+    assert retrained.model is not None and "Completed" in panel.status.value
+    assert panel.retrain.value is False  # the next click loads the new run
+
+
+def test_quick_mode_epochs_slider_shows_what_runs(tmp_path):
+    p = TrainingPanel("test4_tiny_ln", quick=True, runs_dir=tmp_path)
+    cap = experiments.QUICK.max_epochs
+    assert (p.epochs.value, p.epochs.max) == (cap, cap) and f"at most {cap}" in p.epochs.description
+    assert p.config().name == "test4_tiny_ln" and p.settings().epochs == cap
+    p.epochs.value = 1
+    assert p.config().epochs == 1 and p.settings().epochs == 1
+    full = TrainingPanel("test4_tiny_ln", quick=False, runs_dir=tmp_path)
+    assert full.epochs.value == 20 and full.epochs.description == "epochs"
+
+
+def test_choices_come_from_the_package(tmp_path):
+    p = TrainingPanel("test4_tiny_ln", runs_dir=tmp_path)
+    assert [v for _, v in p.norm.options] == list(experiments.NORMS)
+    assert list(p.stem.options) == list(experiments.STEMS)
+    assert list(p.augment.options) == list(AUGMENTS)
+
+
+def test_bad_settings_show_at_once(tmp_path):
+    p = TrainingPanel("test4_tiny_ln", dataset="mnist", runs_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        p.train(wait=True)
+    assert "Error" in p.status.value and p.thread is None and not p.train_button.disabled
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_import_convnext_nb_loads_no_widgets():
+    code = ("import sys, convnext_nb; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'ipywidgets', 'IPython'})); convnext_nb.TrainingPanel; "
+            "print('ipywidgets' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True).stdout.split()  # fmt: skip
+    assert out == ["[]", "True"]

@@ -1,7 +1,7 @@
-"""Checkers for the notebook exercises: your own GRN, DyT and LayerNorm against the package's.
+"""Checkers for the layer exercises of notebook 02: your own GRN, DyT and LayerNorm.
 
     from convnext_nb.checks import check_grn
-    check_grn(MyGRN)  # True, or an AssertionError saying in plain words what differs
+    check_grn(MyGRN)  # prints "Correct!" or what differs, in plain words; returns True/False
 
 Each checker builds your class with the package layer's constructor signature, checks the
 parameter names, shapes and initial values, then gives your module and the reference the same
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from .layers import GRN, DynamicTanh, LayerNorm
+from ..layers import GRN, DynamicTanh, LayerNorm
+from .exercise import exercise
 
 Tensor = torch.Tensor
 Params = dict[str, Tensor]
@@ -251,13 +252,15 @@ GRN_MISTAKES: list[Mistake] = [
         lambda x, p: _grn(x, p, eps=0.0),
     ),
     (
-        "your GRN forgot the residual: it returns gamma * (x * Nx) + beta + x; the '+ x' is "
-        "what makes a fresh GRN (gamma = beta = 0) the identity",
+        "your GRN forgot the residual: your code returns gamma * (x * Nx) + beta, but GRN "
+        "should return gamma * (x * Nx) + beta + x. The '+ x' is what makes a fresh GRN "
+        "(gamma = beta = 0) the identity; yours returns all zeros at init",
         lambda x, p: _grn(x, p, residual=False),
     ),
     (
-        "your GRN forgot the square root: Gx is the L2 norm, sqrt of the sum of squares over "
-        "H and W (torch.norm(x, p=2, dim=(1, 2), keepdim=True))",
+        "your GRN forgot the square root: your Gx is the sum of squares over H and W, but "
+        "Gx should be the L2 norm, its square root (torch.norm(x, p=2, dim=(1, 2), "
+        "keepdim=True))",
         lambda x, p: _grn(x, p, norm="sumsq"),
     ),
     (
@@ -267,21 +270,24 @@ GRN_MISTAKES: list[Mistake] = [
         lambda x, p: _grn(x, p, norm="rms"),
     ),
     (
-        "your GRN uses the L1 norm (sum of |x|); Gx is the L2 norm, sqrt of the sum of squares",
+        "your GRN uses the L1 norm: your Gx is the sum of |x| over H, W, but Gx should be "
+        "the L2 norm, sqrt of the sum of squares",
         lambda x, p: _grn(x, p, norm="l1"),
     ),
     (
-        "your GRN swaps gamma and beta: y = gamma * (x * Nx) + beta + x",
+        "your GRN swaps gamma and beta: your code returns beta * (x * Nx) + gamma + x, "
+        "but GRN should return gamma * (x * Nx) + beta + x",
         lambda x, p: _grn(x, p, swap=True),
     ),
 ]
 
 
+@exercise("grn", "Your GRN matches the package's on every input.")
 def check_grn(cls: type, dim: int = 8) -> bool:
     """Check a student's GRN class against `convnext_nb.layers.GRN`.
 
     cls(dim) must take channels_last input x: (N, H, W, C) and return the same shape.
-    Returns True when it matches; raises AssertionError explaining the first difference.
+    Prints and returns the verdict (strict=True raises the AssertionError instead).
     """
     student = _build(cls, "GRN", GRN_SIGNATURE, dim)
     shape = [(1, 1, 1, dim), (dim,)]
@@ -364,32 +370,37 @@ def _dyt_mistakes(channels_last: bool) -> list[Mistake]:
             lambda x, p: _dyt(x, p, wrong_dim),
         ),
         (
-            "your DyT does not use alpha: y = weight * tanh(alpha * x) + bias",
+            "your DyT does not use alpha: your code returns weight * tanh(x) + bias, but "
+            "DyT should return weight * tanh(alpha * x) + bias",
             lambda x, p: _dyt(x, p, cdim, alpha=False),
         ),
         (
-            "your DyT puts alpha outside the tanh: alpha scales the input, "
-            "y = weight * tanh(alpha * x) + bias",
+            "your DyT puts alpha outside the tanh: your code returns alpha * weight * "
+            "tanh(x) + bias, but alpha scales the input: DyT should return "
+            "weight * tanh(alpha * x) + bias",
             lambda x, p: _dyt(x, p, cdim, affine="alpha_outside"),
         ),
         (
-            "your DyT forgot weight and bias: y = weight * tanh(alpha * x) + bias",
+            "your DyT forgot weight and bias: your code returns tanh(alpha * x), but DyT "
+            "should return weight * tanh(alpha * x) + bias",
             lambda x, p: _dyt(x, p, cdim, affine="none"),
         ),
         (
-            "your DyT applies weight and bias inside the tanh; they come after it: "
-            "y = weight * tanh(alpha * x) + bias",
+            "your DyT applies weight and bias inside the tanh: your code returns "
+            "tanh(alpha * x * weight + bias), but they come after it: DyT should return "
+            "weight * tanh(alpha * x) + bias",
             lambda x, p: _dyt(x, p, cdim, affine="inside"),
         ),
     ]
 
 
+@exercise("dyt", "Your DyT matches the package's DynamicTanh in both layouts.")
 def check_dyt(cls: type, dim: int = 6) -> bool:
     """Check a student's Dynamic Tanh class against `convnext_nb.layers.DynamicTanh`.
 
     Builds cls(dim), cls(dim, channels_last=True, alpha_init_value=0.5) and
     cls(dim, channels_last=False, alpha_init_value=0.8); channels_last input is (..., C),
-    channels_first input (N, C, H, W). Returns True or raises AssertionError.
+    channels_first input (N, C, H, W). strict=True raises instead of printing.
     """
     gen = _generator(1)
     shapes = {"alpha": [(1,), ()], "weight": [(dim,)], "bias": [(dim,)]}
@@ -526,6 +537,7 @@ def _ln_mistakes(channels_first: bool) -> list[Mistake]:
     return mistakes
 
 
+@exercise("layernorm", "Your LayerNorm matches the package's in every layout checked.")
 def check_layernorm(
     cls: type,
     dim: int = 6,
@@ -534,8 +546,8 @@ def check_layernorm(
     """Check a student's LayerNorm class against `convnext_nb.layers.LayerNorm`.
 
     Builds cls(dim, eps=1e-6, data_format=f) for each f in `data_formats` (pass
-    data_formats=("channels_first",) to check only that branch). Returns True or raises
-    AssertionError.
+    data_formats=("channels_first",) to check only that branch). strict=True raises
+    instead of printing.
     """
     gen = _generator(2)
     for data_format in data_formats:
