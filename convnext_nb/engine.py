@@ -509,10 +509,10 @@ def train(
 
             correct, total = count_correct(val_loader, model, run.device, run.amp_dtype, run.dist)
             is_best = _record_epoch(history, epoch, result.mean_loss, correct / total, lr, t0)
-            run.log(
+            _save_checkpoints(run, model, optimizer, history, is_best)  # before the line: a
+            run.log(  # printed "Epoch N" means epoch N is saved and resumable
                 f"Epoch {epoch + 1}, loss = {result.mean_loss:.4f}, {_got_line(correct, total)}"
             )
-            _save_checkpoints(run, model, optimizer, history, is_best)
 
             if any([bool(callback(history)) for callback in cfg.callbacks]):
                 history.status = "stopped"
