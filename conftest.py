@@ -16,3 +16,16 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # unit tests draw figures without a 
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ROOT]
 )
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (the default in pyproject.toml): up to 4 workers, one per core or two."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # a worker: share the cores, don't fight for them
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads))  # kernels and subprocesses
+    import torch
+
+    torch.set_num_threads(_threads)

@@ -32,12 +32,15 @@ import torch.nn.functional as F
 from torchvision import datasets
 from torchvision.transforms import v2
 
-import convnext_nb
 from convnext_nb import check_accuracy, create_model, get_device, make_optimizer, train
+from convnext_nb.data import (
+    FASHION_MNIST_FILES,
+    DatasetNotFoundError,
+    fashion_mnist_loaders,
+    find_fashion_mnist,
+)
 
-DEBIAN_ROOT = Path("/usr/share/datasets/fashion-mnist")
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-         "t10k-labels-idx1-ubyte")  # fmt: skip
+FILES = (*FASHION_MNIST_FILES["train"], *FASHION_MNIST_FILES["test"])
 MEAN, STD = 0.2860, 0.3530
 
 
@@ -49,7 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--workers", type=int, default=0, help="baseline DataLoader workers")
     p.add_argument("--test-images", type=int, default=10_000)
-    p.add_argument("--root", type=Path, default=DEBIAN_ROOT, help="folder with the IDX .gz files")
+    p.add_argument("--root", type=Path, default=None,
+                   help="folder with the four IDX files (default: data/FashionMNIST/raw, "
+                   "then Debian's dataset-fashion-mnist)")  # fmt: skip
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     p.add_argument("--tiny", action="store_true", help="5 s each, 1,000 test images")
     args = p.parse_args(argv)
@@ -61,60 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---------------------------------------------------------------------------- ours
 
 
-class TensorLoader:
-    """Shuffled batches of tensors already on the device (`set_epoch` seeds the order)."""
-
-    def __init__(self, X, y, batch_size: int, shuffle: bool = True, seed: int = 0):
-        self.X, self.y, self.batch_size, self.shuffle, self.seed = X, y, batch_size, shuffle, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return -(-len(self.X) // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.X)
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(n, generator=g).to(self.X.device)
-        else:
-            order = torch.arange(n, device=self.X.device)
-        for i in range(0, n, self.batch_size):
-            idx = order[i : i + self.batch_size]
-            yield self.X[idx], self.y[idx]
-
-
-def read_idx(path: Path) -> torch.Tensor:
-    data = gzip.decompress(path.read_bytes())
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(data[3])]
-    return torch.frombuffer(bytearray(data[4 + 4 * data[3] :]), dtype=torch.uint8).reshape(shape)
-
-
-def to_input(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """(N, 28, 28) uint8 -> (N, 3, 32, 32) normalised float32 on `device`."""
-    x = F.pad(images.to(device).float() / 255, (2, 2, 2, 2))
-    return ((x - MEAN) / STD)[:, None].expand(-1, 3, -1, -1).contiguous()
-
-
 def our_loaders(args, device):
-    if hasattr(convnext_nb, "fashion_mnist_loaders"):
-        train_loader, val_loader, test_loader = convnext_nb.fashion_mnist_loaders(
-            root=args.root, batch_size=args.batch_size, val_size=1000, device=device, fast=True
-        )
-        return train_loader, val_loader, test_loader
-    X, y = read_idx(args.root / f"{FILES[0]}.gz"), read_idx(args.root / f"{FILES[1]}.gz").long()
-    Xt, yt = read_idx(args.root / f"{FILES[2]}.gz"), read_idx(args.root / f"{FILES[3]}.gz").long()
-    X, Xt = to_input(X, device), to_input(Xt, device)
-    y, yt = y.to(device), yt.to(device)
-    perm = torch.randperm(len(X), generator=torch.Generator().manual_seed(0)).to(device)
-    val, tr = perm[:1000], perm[1000:]
-    return (
-        TensorLoader(X[tr], y[tr], args.batch_size),
-        TensorLoader(X[val], y[val], 1000, shuffle=False),
-        TensorLoader(Xt, yt, 1000, shuffle=False),
-    )
+    """The package's in-memory loaders: every image on `device` as one tensor."""
+    return fashion_mnist_loaders(root=args.root, batch_size=args.batch_size, val_size=1000,
+                                 device=device, fast=True, download=False)  # fmt: skip
 
 
 def run_ours(args, device) -> dict:
@@ -147,7 +102,9 @@ def torchvision_root(args) -> Path:
     raw = root / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     for name in FILES:
-        with gzip.open(args.root / f"{name}.gz") as src, open(raw / name, "wb") as dst:
+        packed = args.root / f"{name}.gz"
+        with (gzip.open(packed) if packed.exists() else open(args.root / name, "rb")) as src, \
+                open(raw / name, "wb") as dst:  # fmt: skip
             shutil.copyfileobj(src, dst)
     return root
 
@@ -198,9 +155,10 @@ def evaluate_subset(loader, model, device, n: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = get_device(args.device)
-    if not (args.root / f"{FILES[0]}.gz").exists():
-        print(f"Fashion-MNIST not found in {args.root}; install Debian's dataset-fashion-mnist "
-              "or pass --root.")  # fmt: skip
+    try:
+        args.root = find_fashion_mnist(args.root)
+    except DatasetNotFoundError as e:
+        print(e)
         return 1
     rows = [run_timm(args, device), run_ours(args, device)]
     print(f"\nFashion-MNIST, convnextv2_atto, {args.budget:g} s budget each, batch "

@@ -9,16 +9,21 @@ Every error (bad arguments, missing data, a damaged file, a run another process 
 prints one line that says what to do and exits with status 2; Ctrl-C saves the current run
 (run the same command again to resume) and exits with status 130. Figures go to runs/figures/
 (ignored by git); figures/ holds only the notebooks' figures.
+
+Several GPUs: `torchrun --nproc_per_node=N -m convnext_nb run ...` (DistributedDataParallel);
+rank 0 prints, the other ranks print nothing but their own errors.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
 from pathlib import Path
 
+from .distributed import MainRankError, rank_from_env
 from .experiments import DATASETS, EXPERIMENTS, get_experiment, load_run, run_experiment
 from .plots import GRAPHS, plot_graph, plot_runs
 
@@ -213,6 +218,14 @@ COMMANDS = {"list": lambda args: cmd_list(), "run": cmd_run, "reference": cmd_re
             "plot": cmd_plot}  # fmt: skip
 
 
+def _command(args: argparse.Namespace) -> int:
+    """Run args.command; under torchrun the ranks other than 0 print nothing (rank 0 speaks)."""
+    if rank_from_env() == 0:
+        return COMMANDS[args.command](args)
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        return COMMANDS[args.command](args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every error is one line on stderr and exit status 2 (130: Ctrl-C).
 
@@ -221,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # bad arguments: usage + error, exit 2 (argparse)
     try:
-        return COMMANDS[args.command](args)
+        return _command(args)
+    except MainRankError:  # rank 0 failed and says why
+        return 2
     except KeyboardInterrupt:
         print(f"\n{parser.prog}: interrupted. The current run is saved; run the same command "
               "again to resume it.", file=sys.stderr)  # fmt: skip

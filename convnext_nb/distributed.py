@@ -5,17 +5,25 @@ environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
 
 Every rank draws the same global batch (same seed, same epoch) and keeps its rows
 rank::world_size; DDP averages the gradients, so a step equals one step on the whole batch.
-This module only sets up and shards; `engine.train` decides when to use it.
+Rank 0 alone writes files and prints; what it decides (load or train, a budget's cut) reaches
+the other ranks through `from_main`, its errors included, so that no rank waits for ever.
+This module only sets up, shards and shares; `engine.train` and `run_experiment` use it.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,6 @@ class Dist:
 
     rank: int
     world_size: int
-    owns_group: bool = False  # True when train created the process group (and ends it)
 
     @property
     def is_main(self) -> bool:
@@ -41,9 +48,18 @@ class Dist:
         return values
 
 
+class MainRankError(RuntimeError):
+    """What the other ranks raise when rank 0 failed in `from_main` (rank 0 reports the error)."""
+
+
 def world_size_from_env() -> int:
     """WORLD_SIZE as torchrun sets it; 1 outside torchrun."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank_from_env() -> int:
+    """RANK as torchrun sets it; 0 outside torchrun (known before the process group exists)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def local_device(device: torch.device) -> torch.device:
@@ -70,22 +86,84 @@ def setup(device: torch.device) -> tuple[Dist | None, torch.device]:
     if device.type not in ("cuda", "cpu"):
         raise ValueError(f"multi-process training runs on CUDA or CPU, not {device.type}.")
     device = local_device(device)
-    owns = not dist.is_initialized()
-    if owns:
+    if not dist.is_initialized():  # once per process: a second group on torchrun's store can hang
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), owns), device
+        atexit.register(_end_group)
+    return Dist(dist.get_rank(), dist.get_world_size()), device
+
+
+def _end_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def wrap(model: nn.Module, device: torch.device) -> nn.Module:
     """DistributedDataParallel around `model` (it broadcasts rank 0's weights to all ranks)."""
+    for p in model.parameters():  # (1, 1, 1, C) GRN weights after channels_last: give them
+        if p.dim() == 4 and p.shape[:3] == (1, 1, 1):  # the strides their gradients get
+            p.data = p.data.clone(memory_format=torch.contiguous_format)
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def teardown(d: Dist | None) -> None:
-    """Wait for every rank (rank 0's files are written by then); end the group if ours."""
-    if d is None or not dist.is_initialized():
+def barrier(d: Dist | None) -> None:
+    """Wait for every rank (rank 0's files are written by then). Skipped after an error: the
+    other ranks may never come, and torchrun stops them when this one exits."""
+    if d is not None and dist.is_initialized():
+        dist.barrier()
+
+
+@contextmanager
+def group(device: torch.device) -> Iterator[tuple[Dist | None, torch.device]]:
+    """`setup`, then the block, then a `barrier` (the group lives until the process exits)."""
+    d, device = setup(device)
+    yield d, device
+    barrier(d)
+
+
+def share(d: Dist | None, value: T) -> T:
+    """Rank 0's `value` on every rank (a pickled broadcast; every rank must call it)."""
+    if d is None:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def from_main(d: Dist | None, fn: Callable[[], T]) -> T:
+    """fn() run by rank 0 alone; every rank gets its result. When fn fails, rank 0 raises its
+    error and the other ranks a `MainRankError` (none is left waiting). Without `d`: fn()."""
+    if d is None:
+        return fn()
+    result, error = None, None
+    if d.is_main:
+        try:
+            result = fn()
+        except Exception as err:
+            error = err
+    result, message = share(d, (result, None if error is None else f"{error}"))
+    if error is not None:
+        raise error
+    if message is not None:
+        raise MainRankError(f"rank 0 failed: {message}")
+    return result
+
+
+@contextmanager
+def main_first(d: Dist | None) -> Iterator[None]:
+    """Run the block on rank 0, then on the other ranks (e.g. rank 0 writes files they read)."""
+    if d is not None and not d.is_main:
+        from_main(d, lambda: None)  # wait for rank 0's block; its error, if any
+        yield
         return
-    dist.barrier()
-    if d.owns_group:
-        dist.destroy_process_group()
+    with_error = None
+    try:
+        yield
+    except Exception as err:
+        with_error = err
+    from_main(d, lambda: _reraise(with_error))
+
+
+def _reraise(error: Exception | None) -> None:
+    if error is not None:
+        raise error

@@ -425,8 +425,6 @@ def train_one_epoch(  # noqa: PLR0913 -- as timm's: the config plus the objects 
     before the update (a NaN never reaches the weights); on GPU/MPS the first non-finite step
     is recorded on the device and read every `sync_every` steps: no host sync per step.
     """
-    if "amp_dtype" in options:  # the older keyword; TrainConfig.amp takes a dtype
-        options["amp"] = options.pop("amp_dtype") or False
     cfg = _as_config(config, options).resolved()
     pbar = pbar if pbar is not None else tqdm(disable=True)
     watch = _LossWatch(cfg.device, cfg.sync_every)
@@ -529,7 +527,7 @@ def train(
     finally:
         model.train(was_training)
         _restore_lr(optimizer, run.scheduler)
-        distributed.teardown(run.dist)
+    distributed.barrier(run.dist)  # not after an error: the other ranks may never come
     return _finish(history, run)
 
 

@@ -27,6 +27,7 @@ import numbers
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -34,13 +35,14 @@ from typing import Any, get_args
 import torch
 import torch.nn as nn
 
+from . import distributed
 from .data import AUGMENTS, DATASETS, make_loaders, quick_dataset
+from .distributed import Dist
 from .engine import (
     DECAY_PARAMS,
     SCHEDULES,
     History,
-    autocast_dtype,
-    default_channels_last,
+    TrainConfig,
     default_weight_decay,
     load_checkpoint,
     make_optimizer,
@@ -49,7 +51,7 @@ from .engine import (
 )
 from .layers import NormKind
 from .models import STEM_STRIDES, ConvNeXtV2, create_model, resolve_name
-from .rundir import run_lock, set_aside, settle
+from .rundir import aside_path, run_lock, set_aside, settle
 from .utils import atomic_write, get_device, quick_mode
 
 
@@ -58,10 +60,10 @@ class QuickSettings:
     """What quick mode shrinks: data, steps and model width (one place, stated in the output)."""
 
     subset: int = 512  # training images
-    val_size: int = 256
+    val_size: int = 128
     batch_size: int = 32
     max_epochs: int = 3
-    max_steps_per_epoch: int = 8
+    max_steps_per_epoch: int = 4
     width: float = 0.25  # every model at a quarter of its channels
 
     def describe(self, dataset: str) -> str:
@@ -567,7 +569,12 @@ class _Job:
     data_root: str | Path | None
     evaluate_test: bool
     train_options: dict[str, Any]
-    log: Callable[[str], None]
+    log: Callable[[str], None]  # says nothing on ranks other than 0
+    dist: Dist | None = None  # under torchrun: this process's rank
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist is None or self.dist.is_main
 
 
 def run_experiment(  # noqa: PLR0913 (notebook-facing keywords, gathered into RunSettings at once)
@@ -611,6 +618,10 @@ def run_experiment(  # noqa: PLR0913 (notebook-facing keywords, gathered into Ru
     Every run's settings are checked before anything is written. Ctrl-C (a notebook's
     interrupt) saves the current run, resumable, and raises KeyboardInterrupt: the
     experiment's later runs are not started.
+
+    Under `torchrun --nproc_per_node=N` every process calls this and trains with DDP, each on
+    its own GPU; rank 0 alone takes the lock, writes the run folder and logs, and decides for
+    all (load, resume or train; the budget's cut; the test accuracy).
     """
     experiment = get_experiment(name_or_config)
     if run_name is not None and len(experiment.runs) > 1:
@@ -623,16 +634,24 @@ def run_experiment(  # noqa: PLR0913 (notebook-facing keywords, gathered into Ru
     if unknown := sorted(set(train_options) - set(TRAIN_OPTIONS)):
         raise TypeError(f"run_experiment() got unexpected options {unknown}; it passes only "
                         f"{', '.join(TRAIN_OPTIONS)} on to engine.train.")  # fmt: skip
-    how = dict(force=force, device=get_device(device), data_root=data_root,
-               evaluate_test=evaluate_test, train_options=train_options, log=log)  # fmt: skip
-    jobs = []
-    for cfg in experiment.runs:  # every run checked before any touches the disk
-        run_settings = settings or RunSettings.for_run(cfg, **asked)
-        cfg = fit_warmup(cfg, run_settings.epochs, log)
-        name = run_name or default_run_name(cfg, run_settings.dataset, run_settings.quick)
-        jobs.append(_Job(cfg, run_settings, Path(runs_dir) / name, **how))
+    if distributed.rank_from_env() != 0:
+        log = lambda line: None  # rank 0 speaks for all
+    with distributed.group(get_device(device)) as (dist, device):
+        how = dict(force=force, device=device, data_root=data_root, evaluate_test=evaluate_test,
+                   train_options=train_options, log=log, dist=dist)  # fmt: skip
+        jobs = []
+        for cfg in experiment.runs:  # every run checked before any touches the disk
+            run_settings = settings or RunSettings.for_run(cfg, **asked)
+            cfg = fit_warmup(cfg, run_settings.epochs, log)
+            name = run_name or default_run_name(cfg, run_settings.dataset, run_settings.quick)
+            jobs.append(_Job(cfg, run_settings, Path(runs_dir) / name, **how))
+        return _run_all(jobs)
+
+
+def _run_all(jobs: list[_Job]) -> list[Run]:
+    """Run the jobs in order; stop (KeyboardInterrupt) after an interrupted one."""
     if jobs[0].settings.quick:
-        log(QUICK.describe(jobs[0].settings.dataset))
+        jobs[0].log(QUICK.describe(jobs[0].settings.dataset))
     runs = []
     for job in jobs:
         runs.append(_run_one(job))
@@ -645,9 +664,15 @@ def run_experiment(  # noqa: PLR0913 (notebook-facing keywords, gathered into Ru
 
 
 def _run_one(job: _Job) -> Run:
-    """Load the job's saved run, or resume or train it, holding the run folder's lock."""
-    with run_lock(job.path, job.log):
-        saved = None if job.force else _saved_run(job)
+    """Load the job's saved run, or resume or train it, holding the run folder's lock (under
+    torchrun rank 0 holds it, reads the saved run and hands it to every rank)."""
+    with ExitStack() as held:
+
+        def claim() -> Run | None:
+            held.enter_context(run_lock(job.path, job.log))
+            return None if job.force else _saved_run(job)
+
+        saved = distributed.from_main(job.dist, claim)
         if saved is not None and saved.finished:
             job.log(f"Found saved run at {job.path}, loading ({saved.history.status}, "
                     f"{saved.history.epochs} epochs; force=True retrains).")  # fmt: skip
@@ -671,38 +696,49 @@ def _train_run(job: _Job, saved: Run | None) -> Run:
     """Load the data, build the model, then train into job.path (a resumed run keeps its
     saved settings, budget cut included)."""
     config, settings = job.config, (saved.settings if saved is not None else job.settings)
-    train_loader, val_loader, test_loader = make_loaders(
-        settings.dataset, augment=config.augment, batch_size=settings.batch_size,
-        seed=config.seed, subset=settings.subset, val_size=settings.val_size,
-        data_root=job.data_root, device=job.device,
-    )  # fmt: skip
+    with distributed.main_first(job.dist):  # rank 0 may write fake CIFAR-100 files first
+        train_loader, val_loader, test_loader = make_loaders(
+            settings.dataset, augment=config.augment, batch_size=settings.batch_size,
+            seed=config.seed, subset=settings.subset, val_size=settings.val_size,
+            data_root=job.data_root, device=job.device,
+        )  # fmt: skip
     model = build_model(dataclasses.replace(config, width=settings.width), train_loader.num_classes)
     optimizer = make_optimizer(config.optimizer, model, lr=config.lr,
                                weight_decay=config.weight_decay,
                                decay_params=config.decay_params)  # fmt: skip
-    settings = _fit_budget(settings, model, job, train_loader)
+    fit = lambda: _fit_budget(settings, model, job, train_loader)
+    settings = distributed.from_main(job.dist, fit)  # one cut for every rank
     settings = dataclasses.replace(settings, num_classes=train_loader.num_classes)
     run = Run(job.path.name, job.path, config, settings, History(), model=model)
-    aside = set_aside(job.path, job.log) if job.force else None  # everything checked by now
     try:
-        _write_config(run)
-        job.log(f"Training {run.name}: {run.describe()} -> {job.path}")
+        resume = distributed.from_main(job.dist, lambda: _prepare_folder(run, job))
         options = {k: v for k, v in job.train_options.items() if v is not None}
         run.history = train(
             model, optimizer, train_loader, val_loader, settings.epochs, device=job.device,
             amp=settings.amp, lr_schedule=config.lr_schedule, warmup_epochs=config.warmup_epochs,
             label_smoothing=config.label_smoothing, grad_clip=config.grad_clip, seed=config.seed,
-            checkpoint_dir=job.path, resume=True if (job.path / "last.pt").exists() else None,
+            checkpoint_dir=job.path, resume=resume or None,
             max_steps_per_epoch=settings.max_steps_per_epoch,
             **{"progress": not settings.quick, **options},
         )  # fmt: skip
-    finally:
-        restored = settle(job.path, aside, job.log)
-    if restored and run.history.status != "interrupted":  # Ctrl-C must still stop the experiment
-        return load_run(job.path)
+    finally:  # a force=True retrain's old run: dropped, or put back (rank 0's files)
+        restored = job.is_main and settle(job.path, aside_path(job.path), job.log)
+    if distributed.share(job.dist, restored) and run.history.status != "interrupted":
+        return load_run(job.path)  # the old run is back; Ctrl-C must still stop the experiment
     if job.evaluate_test and run.history.best_checkpoint:
-        _evaluate_test(run, test_loader, job)
+        test = lambda: _evaluate_test(run, test_loader, job)
+        run.test_acc = distributed.from_main(job.dist, test)
     return run
+
+
+def _prepare_folder(run: Run, job: _Job) -> bool:
+    """Set a force=True run's saved one aside, write config.json (everything is checked by
+    now); True when there is a last.pt to resume from. Rank 0 alone writes the folder."""
+    if job.force:
+        set_aside(job.path, job.log)
+    _write_config(run)
+    job.log(f"Training {run.name}: {run.describe()} -> {job.path}")
+    return (job.path / "last.pt").exists()
 
 
 def _fit_budget(settings: RunSettings, model: nn.Module, job: _Job, loader) -> RunSettings:
@@ -716,13 +752,15 @@ def _fit_budget(settings: RunSettings, model: nn.Module, job: _Job, loader) -> R
     return dataclasses.replace(settings, max_steps_per_epoch=steps)
 
 
-def _evaluate_test(run: Run, test_loader, job: _Job) -> None:
+def _evaluate_test(run: Run, test_loader, job: _Job) -> float:
+    """Test accuracy of the run's best weights, saved in config.json (rank 0 alone)."""
     from .engine import check_accuracy
 
     best = run.load_model(best=True).to(job.device)
     run.test_acc = check_accuracy(test_loader, best, verbose=False)
     job.log(f"Test accuracy of the best epoch: {100 * run.test_acc:.2f} %")
     _write_config(run)
+    return run.test_acc
 
 
 def _check_same(saved: Run, config: RunConfig, settings: RunSettings, path: Path) -> None:
@@ -747,15 +785,14 @@ def time_train_step(
     cut from this time lands near the budget.
     """
     model = copy.deepcopy(model).to(device)
-    channels_last, amp_dtype = default_channels_last(device), autocast_dtype(None, device)
-    if channels_last:
+    step_config = TrainConfig(device=device).resolved()  # train's memory format and autocast
+    if step_config.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(config.optimizer, model, lr=config.lr)
     times = []
     for batch in itertools.islice(loader, n + 1):
         t0 = time.perf_counter()
-        train_one_epoch(model, optimizer, [batch], steps=1, device=device, amp_dtype=amp_dtype,
-                        channels_last=channels_last)  # fmt: skip
+        train_one_epoch(model, optimizer, [batch], step_config, steps=1)
         times.append(time.perf_counter() - t0)
     times = sorted(times[1:])  # the first step warms up
     if not times:

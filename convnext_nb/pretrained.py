@@ -15,11 +15,11 @@ stores atto..nano with 1x1 convolutions where we use `nn.Linear`:
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 
 import torch
 
+from .data.download import host_reachable
 from .models import ConvNeXtV2, create_model, resolve_name
 
 DEFAULT_TAG = "fcmae_ft_in1k"
@@ -74,14 +74,6 @@ def _read_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
     return state_dict
 
 
-def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def _download_timm_weights(name: str, tag: str) -> Path:
     """The cached or freshly downloaded `model.safetensors` of timm's `name.tag` weights."""
     from huggingface_hub import hf_hub_download
@@ -97,7 +89,7 @@ def _download_timm_weights(name: str, tag: str) -> Path:
         f"load_pretrained({name!r}, weights='path/to/model.safetensors'). "
         "Any timm or official ConvNeXt V2 checkpoint (.safetensors, .pth) of that variant works."
     )
-    if not _hub_reachable():
+    if not host_reachable(url):
         raise RuntimeError(f"cannot reach huggingface.co to fetch {repo_id} (offline?). {how_to}")
     try:
         return Path(hf_hub_download(repo_id, "model.safetensors"))

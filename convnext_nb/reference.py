@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from .distributed import rank_from_env
 from .engine import History
 from .experiments import (
     EXPERIMENTS,
@@ -37,7 +38,7 @@ from .experiments import (
     load_run,
     run_experiment,
 )
-from .utils import get_device
+from .utils import atomic_write, get_device
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference_runs"
 REFERENCE_DATA = {"dataset": "fashion_mnist", "subset": 5000}  # 500 images per class
@@ -198,6 +199,8 @@ def _make_one(
     )
     if run.history.status not in ("completed", "diverged"):
         raise RuntimeError(f"{cfg.name} ended {run.history.status}: {run.history.message}")
+    if rank_from_env() != 0:  # under torchrun, rank 0 writes the file
+        return path
     threads = torch.get_num_threads()
     data = {
         "config": cfg.to_dict(),
@@ -215,10 +218,7 @@ def _make_one(
     }
     for key in ("best_checkpoint", "last_checkpoint"):  # machine-local paths
         data["history"][key] = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
     print(f"Wrote {path}")
     return path
 

@@ -26,23 +26,23 @@
 # why the seed setup and our recipe compare as they do.
 
 # %% [markdown]
-# **On Colab** the next cell installs `convnext_nb` from GitHub, pinned to
-# the version this notebook was built and tested with (the git tag after
-# `@`), so a later change to the package cannot break the notebook; it
-# leaves Colab's own torch alone. Elsewhere it does nothing (install the
-# package once with `pip install -e .` in a clone). Then `setup_notebook()`
-# prints the versions and the device; on Colab choose Runtime > Change
-# runtime type > GPU first.
+# **On Colab** the next cell installs `convnext_nb` from GitHub at one git
+# commit, the `commit` in the cell: the package as it was when this notebook
+# was built and its outputs below were made. So a later change to the package
+# cannot break the notebook; `setup_notebook()` then prints that commit. The
+# cell leaves Colab's own torch alone, and elsewhere it installs nothing
+# (install the package once with `pip install -e .` in a clone). On Colab
+# choose Runtime > Change runtime type > GPU first.
 
 # %%
 import sys
 
 from IPython import get_ipython
 
-IN_COLAB = "google.colab" in sys.modules
-if IN_COLAB:
-    package = "git+https://github.com/convnext-nb/convnext-nb@v0.1.0"
-    get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {package}"')
+if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
+    commit = "ed53bf56459abfb923852b611f76ccab1b0018d2"
+    url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
+    get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
 from convnext_nb import get_device
 from convnext_nb.notebook import setup_notebook
@@ -54,36 +54,26 @@ device = get_device()
 # **Optional, Colab only: keep your runs on Google Drive.** A Colab VM
 # loses its files when it restarts, and notebook 07 compares the runs of
 # notebooks 04-06: on a fresh VM it would train them all again (07 estimates
-# how long that takes). Set `USE_DRIVE = True` to keep `runs/` in your Drive
-# (Colab asks for permission once); outside Colab the cell does nothing.
+# how long that takes). Set `USE_DRIVE = True` to keep `runs/` in your Drive:
+# `keep_runs_on_drive()` mounts it (Colab asks for permission once) and links
+# `runs/` to `MyDrive/convnext-nb/runs`. It never deletes runs you already
+# have, and outside Colab it does nothing.
 
 # %%
-from pathlib import Path
+from convnext_nb.notebook import keep_runs_on_drive
 
 USE_DRIVE = False
-if USE_DRIVE and IN_COLAB:
-    from google.colab import drive
-
-    drive.mount("/content/drive")
-    saved = Path("/content/drive/MyDrive/convnext-nb/runs")
-    saved.mkdir(parents=True, exist_ok=True)
-    if not Path("runs").exists():
-        Path("runs").symlink_to(saved)  # every run_experiment writes there now
-    print(f"runs/ is {Path('runs').resolve()}")
+if USE_DRIVE:
+    keep_runs_on_drive()
 
 # %% [markdown]
-# A small helper shows a list of rows as a table.
+# Two small helpers: `show_table` shows a list of rows (dicts with the same
+# keys) as a table, and `pct` turns a fraction into a percentage.
 
 # %%
 from IPython.display import Markdown, display
 
-
-def show_table(rows):
-    """rows: dicts with the same keys -> a Markdown table."""
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(row[k]) for k in head) + " |" for row in rows]
-    display(Markdown("\n".join(lines)))
+from convnext_nb.notebook import show_table
 
 
 def pct(x):
@@ -430,13 +420,10 @@ display(
 # see what such a short run does to them.
 
 # %%
-import shutil
+from convnext_nb import run_experiment
+from convnext_nb.notebook import fresh_runs_dir
 
-from convnext_nb import quick_mode, run_experiment
-
-runs_dir = "runs/quick/07_results" if quick_mode() else "runs"
-if quick_mode():
-    shutil.rmtree(runs_dir, ignore_errors=True)
+runs_dir = fresh_runs_dir("07_results")  # runs/, or in quick mode an emptied folder
 seed_mine, ours_mine = (
     run_experiment(name, runs_dir=runs_dir)[0] for name in (result.name, improved.name)
 )

@@ -29,23 +29,23 @@
 #    each class and the mistakes it makes with the most confidence.
 
 # %% [markdown]
-# **On Colab** the next cell installs `convnext_nb` from GitHub, pinned to
-# the version this notebook was built and tested with (the git tag after
-# `@`), so a later change to the package cannot break the notebook; it
-# leaves Colab's own torch alone. Elsewhere it does nothing (install the
-# package once with `pip install -e .` in a clone). Then `setup_notebook()`
-# prints the versions and the device; on Colab choose Runtime > Change
-# runtime type > GPU first.
+# **On Colab** the next cell installs `convnext_nb` from GitHub at one git
+# commit, the `commit` in the cell: the package as it was when this notebook
+# was built and its outputs below were made. So a later change to the package
+# cannot break the notebook; `setup_notebook()` then prints that commit. The
+# cell leaves Colab's own torch alone, and elsewhere it installs nothing
+# (install the package once with `pip install -e .` in a clone). On Colab
+# choose Runtime > Change runtime type > GPU first.
 
 # %%
 import sys
 
 from IPython import get_ipython
 
-IN_COLAB = "google.colab" in sys.modules
-if IN_COLAB:
-    package = "git+https://github.com/convnext-nb/convnext-nb@v0.1.0"
-    get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {package}"')
+if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
+    commit = "ed53bf56459abfb923852b611f76ccab1b0018d2"
+    url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
+    get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
 from convnext_nb import get_device
 from convnext_nb.notebook import setup_notebook

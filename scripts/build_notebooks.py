@@ -9,15 +9,26 @@ pytest's nbval run does, see conftest.py), then write NAME.ipynb with the
 outputs (and rewrite NAME.py exactly as `jupytext --sync` would, so the pair stays in sync).
 Edit either twin; `jupytext --sync notebooks/NAME.ipynb` pairs edits made in Jupyter.
 
-Each build also pins the Colab install cell to the package version it was built with: the
-tag after "convnext-nb@" becomes v<convnext_nb.__version__>, so a student on Colab installs
-the code the outputs came from (publish that tag when you release).
+Each build also pins the Colab install cell to the code it ran against: the line
+`commit = "..."` in the first code cell (the cell installs
+`git+https://github.com/convnext-nb/convnext-nb@{commit}` on Colab) becomes the git commit
+HEAD at build time, and the .ipynb's metadata records it too (`convnext_nb.commit`, with
+`convnext_nb.package_clean`). A build is committed after it runs, so HEAD is the last commit
+*before* the one that holds the notebook; it is the code the notebook ran against only when
+convnext_nb/ has no uncommitted change. The build therefore refuses to run when `git status`
+shows changes under convnext_nb/: commit the package first, then build, then commit the
+notebooks. `--allow-dirty` builds anyway (for development): it warns, pins HEAD all the same
+and records package_clean: false; such notebooks must be rebuilt before they are published,
+as Colab would install HEAD without those changes. tests/test_notebook_hygiene.py checks that
+every pinned commit exists and has every name the notebook imports.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,8 +39,10 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-VERSION = re.search(r'__version__ = "([^"]+)"', (ROOT / "convnext_nb/__init__.py").read_text())[1]
-PIN = re.compile(r"(github\.com/convnext-nb/convnext-nb@)v[\w.+-]+")
+PACKAGE = "convnext_nb"
+# The install cell: `commit = "<sha>"`, then the URL that installs it (see the module docstring).
+INSTALL_URL = "git+https://github.com/convnext-nb/convnext-nb@{commit}"
+PIN = re.compile(r'^(\s*commit = ")([^"]*)(")', re.M)
 
 
 def select(names: list[str]) -> list[Path]:
@@ -54,17 +67,41 @@ def keep_cell_ids(notebook, ipynb: Path) -> None:
             cell.id = old[j].id
 
 
-def pin_version(notebook) -> None:
-    """Point the Colab install cell at this package version's tag (see the module docstring)."""
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
+    ).stdout.rstrip()  # not strip(): a status line may start with a space
+
+
+def package_commit() -> tuple[str, list[str]]:
+    """HEAD's full sha and the uncommitted changes under convnext_nb/ (`git status` lines)."""
+    try:
+        head = git("rev-parse", "--verify", "HEAD^{commit}")
+        changes = git("status", "--porcelain", "--untracked-files=all", "--", PACKAGE)
+    except (OSError, subprocess.CalledProcessError) as err:
+        sys.exit(f"the build pins the Colab install to a git commit, but git failed here: {err}")
+    return head, changes.splitlines()
+
+
+def pin_commit(notebook, commit: str, clean: bool = True) -> None:
+    """Point the Colab install cell at `commit` and record it in the notebook's metadata."""
+    pinned = 0
     for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.source = PIN.sub(rf"\g<1>v{VERSION}", cell.source)
+        if cell.cell_type == "code" and INSTALL_URL in cell.source:
+            cell.source, n = PIN.subn(rf"\g<1>{commit}\g<3>", cell.source)
+            pinned += n
+    if pinned != 1:
+        raise ValueError(
+            f'expected one install cell with `commit = "..."` and {INSTALL_URL!r} '
+            f"in it, found {pinned}"
+        )
+    notebook.metadata[PACKAGE] = {"commit": commit, "package_clean": clean}
 
 
-def build(script: Path, timeout: int = 900) -> float:
+def build(script: Path, commit: str, clean: bool = True, timeout: int = 900) -> float:
     """Execute `script`'s notebook and write its .ipynb twin; return the seconds it took."""
     notebook = jupytext.read(script)
-    pin_version(notebook)
+    pin_commit(notebook, commit, clean)
     keep_cell_ids(notebook, script.with_suffix(".ipynb"))
     start = time.perf_counter()
     client = NotebookClient(
@@ -82,13 +119,40 @@ def build(script: Path, timeout: int = 900) -> float:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="notebook names or prefixes (default: all)")
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="build although convnext_nb/ has uncommitted changes (the pinned "
+        "commit then lacks them: rebuild before publishing)",
+    )
+    args = parser.parse_args(argv)
+    scripts = select(args.names)
+    commit, changes = package_commit()
+    if changes and not args.allow_dirty:
+        sys.exit(
+            "convnext_nb/ has uncommitted changes:\n  " + "\n  ".join(changes) + "\n"
+            f"The notebooks would pin HEAD ({commit[:12]}), which lacks them, so Colab would "
+            "install other code than they ran. Commit the package first, then build (or pass "
+            "--allow-dirty for a development build)."
+        )
+    if changes:
+        print(
+            f"WARNING: convnext_nb/ has {len(changes)} uncommitted change(s); pinning HEAD "
+            f"{commit[:12]}, which lacks them. Colab would run other code than these outputs "
+            "came from: commit the package and rebuild before publishing.",
+            file=sys.stderr,
+            flush=True,
+        )
     os.environ["CONVNEXT_NB_QUICK"] = "1"  # the kernels inherit it
     # ... and import this checkout's convnext_nb, whatever copy is installed (as conftest.py)
     path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *path])
-    for script in select(argv):
-        print(f"{script.name}: running...", flush=True)
-        print(f"{script.name}: done in {build(script):.0f} s -> {script.stem}.ipynb", flush=True)
+    for script in scripts:
+        print(f"{script.name}: running (pinned to {commit[:12]})...", flush=True)
+        seconds = build(script, commit, clean=not changes)
+        print(f"{script.name}: done in {seconds:.0f} s -> {script.stem}.ipynb", flush=True)
     return 0
 
 

@@ -1,8 +1,9 @@
 """Tiny in-memory loaders for the experiment, CLI, plot and widget tests (no dataset needed).
 
 Also a command line for tests that need a real process (interrupt, kill, two at once):
-    python tests/experiment_fakes.py DELAY run small3 --quick ...
-runs `convnext-nb` on these loaders (DELAY seconds per training batch), with the experiment
+    python tests/experiment_fakes.py DELAY[@EPOCH] run small3 --quick ...
+runs `convnext-nb` on these loaders (DELAY seconds per training batch, from the 0-based EPOCH
+on: "5@1" trains epoch 1 at full speed, then holds each batch 5 s), with the experiment
 "small3" (three small runs: small_a, small_b, small_c) added.
 """
 
@@ -20,10 +21,12 @@ class TinyLoader:
     """A loader as the data/engine contract describes it: (X, y) batches, set_epoch, len.
 
     The label is which quarter of the image is brightest, so a model can learn it.
-    delay: seconds to sleep per batch (to test Stop while training).
+    delay: seconds to sleep per batch from the 0-based epoch `delay_from` on (to test Stop,
+    Ctrl-C and kills while training).
     """
 
-    def __init__(self, n: int = 64, batch_size: int = 16, seed: int = 0, delay: float = 0.0):
+    def __init__(self, n: int = 64, batch_size: int = 16, seed: int = 0, delay: float = 0.0,
+                 delay_from: int = 0):  # fmt: skip
         g = torch.Generator().manual_seed(seed)
         self.X = torch.randn(n, 3, 32, 32, generator=g) * 0.1
         self.y = torch.randint(0, 4, (n,), generator=g)
@@ -31,6 +34,7 @@ class TinyLoader:
             r, c = divmod(q, 2)
             self.X[self.y == q, :, 16 * r : 16 * r + 16, 16 * c : 16 * c + 16] += 1.0
         self.batch_size, self.seed, self.epoch, self.delay = batch_size, seed, 0, delay
+        self.delay_from = delay_from
         self.num_classes, self.classes = 4, ["tl", "tr", "bl", "br"]
         self.dataset_name, self.num_samples = "fake", n
 
@@ -44,17 +48,18 @@ class TinyLoader:
         g = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
         order = torch.randperm(len(self.X), generator=g)
         for i in range(0, len(order), self.batch_size):
-            if self.delay:
+            if self.delay and self.epoch >= self.delay_from:
                 time.sleep(self.delay)
             idx = order[i : i + self.batch_size]
             yield self.X[idx], self.y[idx]
 
 
-def fake_loaders(delay: float = 0.0):
+def fake_loaders(delay: float = 0.0, delay_from: int = 0):
     """A `make_loaders` replacement: monkeypatch.setattr(experiments, "make_loaders", ...)."""
 
     def make_loaders(dataset, **kwargs):
-        return (TinyLoader(64, delay=delay), TinyLoader(32, seed=1), TinyLoader(32, seed=2))
+        train = TinyLoader(64, delay=delay, delay_from=delay_from)
+        return train, TinyLoader(32, seed=1), TinyLoader(32, seed=2)
 
     return make_loaders
 
@@ -99,6 +104,7 @@ if __name__ == "__main__":
 
     from convnext_nb import cli, experiments
 
-    experiments.make_loaders = fake_loaders(delay=float(sys.argv[1]))
+    delay, _, delay_from = sys.argv[1].partition("@")
+    experiments.make_loaders = fake_loaders(float(delay), int(delay_from or 0))
     experiments.EXPERIMENTS[SMALL3.name] = SMALL3
     sys.exit(cli.main(sys.argv[2:]))

@@ -1,4 +1,7 @@
-"""The command line: help, a quick run, plotting saved runs, bad arguments exit with 2."""
+"""The command line: help, a quick run, plotting saved runs, bad arguments exit with 2.
+
+Runs pass --device cpu: on a GPU machine the default would compile every model for CUDA.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +81,7 @@ def test_errors_while_running_are_one_line_exit_2(tmp_path, monkeypatch, capsys,
 
 def test_a_damaged_run_file_is_named_in_one_line(tmp_path, fake_data, capsys):
     argv = ["run", "test4_tiny_ln", "--quick", "--dataset", "fashion_mnist", "--runs-dir",
-            str(tmp_path), "--no-progress"]  # fmt: skip
+            str(tmp_path), "--no-progress", "--device", "cpu"]  # fmt: skip
     assert cli.main([*argv, "--epochs", "1"]) == 0
     config = tmp_path / "test4_tiny_ln-fashion_mnist-quick" / "config.json"
     config.write_text(config.read_text()[:50])
@@ -99,7 +102,7 @@ def test_compile_flag_reaches_train(tmp_path, fake_data, monkeypatch):
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(experiments, "train", spy)
-    base = ["run", "test4_tiny_ln", "--quick", "--epochs", "1", "--no-progress"]
+    base = ["run", "test4_tiny_ln", "--quick", "--epochs", "1", "--no-progress", "--device", "cpu"]
     assert cli.main([*base, "--runs-dir", str(tmp_path / "a"), "--no-compile"]) == 0
     assert seen["compile"] is False
     assert cli.main([*base, "--runs-dir", str(tmp_path / "b")]) == 0
@@ -109,7 +112,7 @@ def test_compile_flag_reaches_train(tmp_path, fake_data, monkeypatch):
 def test_quick_run_then_plot(tmp_path, fake_data, capsys):
     runs_dir, figures = tmp_path / "runs", tmp_path / "figures"
     argv = ["run", "dyt_vs_ln", "--quick", "--dataset", "fashion_mnist", "--runs-dir",
-            str(runs_dir), "--no-progress"]  # fmt: skip
+            str(runs_dir), "--no-progress", "--device", "cpu"]  # fmt: skip
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "Quick mode:" in out and "Epoch 1, loss =" in out
@@ -132,7 +135,8 @@ def test_quick_run_then_plot(tmp_path, fake_data, capsys):
 
 
 def test_settings_mismatch_is_a_usage_error(tmp_path, fake_data, capsys):
-    base = ["run", "test4_tiny_ln", "--quick", "--runs-dir", str(tmp_path), "--no-progress"]
+    base = ["run", "test4_tiny_ln", "--quick", "--runs-dir", str(tmp_path), "--no-progress",
+            "--device", "cpu"]  # fmt: skip
     assert cli.main([*base, "--epochs", "1"]) == 0
     assert exit_code([*base, "--epochs", "2"]) == 2
     err = capsys.readouterr().err

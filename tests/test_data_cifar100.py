@@ -5,6 +5,7 @@ appear whole or not at all, live in a private per-user folder, and are checked a
 sha256s recorded when they were written before anything is unpickled.
 """
 
+import functools
 import io
 import os
 import pickle
@@ -33,6 +34,11 @@ from convnext_nb.data import (
 )
 from convnext_nb.data import cifar100 as cifar_module
 from convnext_nb.data import download as download_module
+
+# The batches are compared with CPU tensors: load them on the CPU, also on a GPU machine
+# (the loaders' default device is the GPU).
+cifar100_loaders = functools.partial(cifar100_loaders, device="cpu")
+make_loaders = functools.partial(make_loaders, device="cpu")
 
 N_TRAIN, N_TEST = 600, 100
 KEYS = {"data", "fine_labels", "coarse_labels", "filenames", "batch_label"}

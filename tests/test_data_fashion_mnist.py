@@ -4,6 +4,7 @@ Quick mode's data ships with the package, checksummed, so its outputs are the sa
 machine: with or without Debian's dataset-fashion-mnist, with or without a network.
 """
 
+import functools
 import hashlib
 import shutil
 import socket
@@ -23,6 +24,11 @@ from convnext_nb.data import (
 )
 from convnext_nb.data import fashion_mnist as fm
 from convnext_nb.data import fashion_mnist_small as small
+
+# The batches are compared with CPU tensors: load them on the CPU, also on a GPU machine
+# (the loaders' default device is the GPU).
+fashion_mnist_loaders = functools.partial(fashion_mnist_loaders, device="cpu")
+make_loaders = functools.partial(make_loaders, device="cpu")
 
 needs_full = pytest.mark.skipif(
     not fm.FASHION_MNIST_DEBIAN_DIR.exists(),

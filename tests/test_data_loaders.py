@@ -4,6 +4,8 @@ The batches for a given (seed, epoch) must stay exactly those of the code that t
 course's reference runs: the last tests compare with that code, read from git.
 """
 
+import functools
+
 import pytest
 import torch
 from data_helpers import old_data_module
@@ -19,6 +21,10 @@ from convnext_nb.data import (
     write_fake_cifar100,
 )
 from convnext_nb.data.fashion_mnist_small import load_fashion_mnist_small
+
+# The batches are compared with CPU tensors: load them on the CPU, also on a GPU machine
+# (the loaders' default device is the GPU).
+cifar100_loaders = functools.partial(cifar100_loaders, device="cpu")
 
 N_TRAIN, N_TEST = 600, 100
 

@@ -628,6 +628,31 @@ def test_compile_falls_back_to_eager_with_one_line(monkeypatch, capsys):
     assert h.status == "completed"
 
 
+def test_compiled_training_matches_eager(monkeypatch):
+    """A real torch.compile (TorchDynamo graphs, AOTAutograd's backward) trains to eager's
+    numbers. The aot_eager backend skips inductor's C++ build (about 40 s here, not 3 s)."""
+    graphs = []
+    aot_eager = torch._dynamo.lookup_backend("aot_eager")
+
+    def backend(graph, example_inputs):
+        graphs.append(graph)
+        return aot_eager(graph, example_inputs)
+
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: real_compile(m, backend=backend, **kw))
+    torch._dynamo.reset()  # no graphs cached by an earlier test
+    model, opt = fresh(p_drop=0.0)
+    eager = train(model, opt, *loaders(), epochs=2, seed=3, compile=False, **QUIET)
+    model2, opt2 = fresh(p_drop=0.0)
+    compiled = train(model2, opt2, *loaders(), epochs=2, seed=3, compile=True, **QUIET)
+    torch._dynamo.reset()
+    assert graphs, "train(compile=True) ran no compiled graph"
+    assert compiled.status == "completed" and compiled.val_acc == eager.val_acc
+    assert compiled.train_loss == pytest.approx(eager.train_loss, rel=1e-5)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(model2.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+
+
 def test_compiled_model_passes_other_errors_through(monkeypatch, capsys):
     monkeypatch.setattr(torch, "compile", lambda module, **kw: module)  # "compiled" = eager
     net = CompiledModel(TinyNet())
@@ -656,10 +681,27 @@ def test_fused_optimizer_matches_the_plain_one():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_trains_compiled_and_fused_by_default():
     model, opt = fresh()
-    h = train(model, opt, *loaders(), epochs=2, device="cuda", seed=0, **QUIET)
+    h = train(model, opt, *loaders(), epochs=2, device="cuda", seed=0, progress=False)
     assert h.status == "completed" and all(math.isfinite(v) for v in h.train_loss)
     assert all(g["fused"] for g in opt.param_groups)
     assert next(model.parameters()).is_cuda
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_bf16_training_matches_fp32_on_the_cpu(tmp_path):
+    """On a GPU, batches already on the device and bf16 autocast learn what fp32 learns on the
+    CPU (within bf16's rounding); the checkpoints read back on the CPU."""
+    X, y = make_data(64, seed=0)
+    batches = [(X[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
+    on_gpu = [(Xb.cuda(), yb.cuda()) for Xb, yb in batches]
+    model, opt = fresh(p_drop=0.0)
+    h = train(model, opt, on_gpu, on_gpu, epochs=3, device="cuda", amp="bf16", seed=0,
+              compile=False, checkpoint_dir=tmp_path, progress=False)  # fmt: skip
+    cpu_model, cpu_opt = fresh(p_drop=0.0)
+    cpu = train(cpu_model, cpu_opt, batches, batches, epochs=3, seed=0, amp=False, **QUIET)
+    assert h.status == "completed" and next(model.parameters()).is_cuda
+    assert h.train_loss == pytest.approx(cpu.train_loss, rel=0.05)
+    assert load_checkpoint(tmp_path / "last.pt")["model"]["conv.weight"].device.type == "cpu"
 
 
 # ---------------------------------------------------------------------------- clear errors

@@ -36,6 +36,10 @@ REPORT = {
 }
 
 
+# Every run_experiment here passes device="cpu": the default is the GPU where there is one, and
+# these tests compare exact numbers (a resumed run equals an uninterrupted one).
+
+
 @pytest.fixture
 def fake_data(monkeypatch):
     monkeypatch.setattr(experiments, "make_loaders", fake_loaders())
@@ -115,7 +119,9 @@ def test_unknown_experiment_lists_names():
 
 
 def test_run_saves_and_reuses(tmp_path, fake_data, capsys, monkeypatch):
-    [run] = run_experiment(SMALL, runs_dir=tmp_path, dataset="fashion_mnist", quick=False)
+    [run] = run_experiment(
+        SMALL, device="cpu", runs_dir=tmp_path, dataset="fashion_mnist", quick=False
+    )
     path = tmp_path / "small_atto-fashion_mnist"
     assert run.path == path and run.history.status == "completed" and run.history.epochs == 2
     saved = json.loads((path / "config.json").read_text())
@@ -129,7 +135,9 @@ def test_run_saves_and_reuses(tmp_path, fake_data, capsys, monkeypatch):
 
     monkeypatch.setattr(experiments, "train", no_training)
     capsys.readouterr()
-    [again] = run_experiment(SMALL, runs_dir=tmp_path, dataset="fashion_mnist", quick=False)
+    [again] = run_experiment(
+        SMALL, device="cpu", runs_dir=tmp_path, dataset="fashion_mnist", quick=False
+    )
     assert f"Found saved run at {path}, loading" in capsys.readouterr().out
     assert again.history.val_acc == run.history.val_acc
     assert again.load_model().head.out_features == 4
@@ -137,10 +145,12 @@ def test_run_saves_and_reuses(tmp_path, fake_data, capsys, monkeypatch):
 
 def test_stopped_run_resumes_to_the_same_result(tmp_path, fake_data, capsys):
     kw = dict(dataset="fashion_mnist", quick=False)
-    [full] = run_experiment(SMALL, runs_dir=tmp_path / "a", **kw)
-    [stopped] = run_experiment(SMALL, runs_dir=tmp_path / "b", callbacks=[lambda h: True], **kw)
+    [full] = run_experiment(SMALL, device="cpu", runs_dir=tmp_path / "a", **kw)
+    [stopped] = run_experiment(
+        SMALL, device="cpu", runs_dir=tmp_path / "b", callbacks=[lambda h: True], **kw
+    )
     assert stopped.history.status == "stopped" and stopped.history.epochs == 1
-    [resumed] = run_experiment(SMALL, runs_dir=tmp_path / "b", **kw)
+    [resumed] = run_experiment(SMALL, device="cpu", runs_dir=tmp_path / "b", **kw)
     assert "resuming" in capsys.readouterr().out
     assert resumed.history.status == "completed"
     assert resumed.history.val_acc == full.history.val_acc
@@ -150,10 +160,12 @@ def test_stopped_run_resumes_to_the_same_result(tmp_path, fake_data, capsys):
 def test_budget_cuts_each_epoch_to_the_steps_that_fit(tmp_path, fake_data, capsys, monkeypatch):
     monkeypatch.setattr(experiments, "time_train_step", lambda *args: 0.5)
     kw = dict(runs_dir=tmp_path, dataset="fashion_mnist", quick=False, budget_s=2.0)
-    [run] = run_experiment(SMALL, **kw)  # 2 s over 2 epochs at 0.5 s per step, of 4 batches
+    [run] = run_experiment(
+        SMALL, device="cpu", **kw
+    )  # 2 s over 2 epochs at 0.5 s per step, of 4 batches
     assert "Budget 2 s: 500 ms per step -> 2 steps per epoch." in capsys.readouterr().out
     assert run.settings.max_steps_per_epoch == 2 and run.history.steps == 4
-    [again] = run_experiment(SMALL, **kw)  # the saved run is reused, not re-timed
+    [again] = run_experiment(SMALL, device="cpu", **kw)  # the saved run is reused, not re-timed
     assert again.history.steps == 4
 
 
@@ -169,15 +181,17 @@ def test_time_train_step_times_a_copy():
 
 def test_force_retrains_and_other_settings_refuse(tmp_path, fake_data, capsys):
     kw = dict(runs_dir=tmp_path, dataset="fashion_mnist", quick=False)
-    run_experiment(SMALL, **kw)
+    run_experiment(SMALL, device="cpu", **kw)
     with pytest.raises(ValueError, match="force=True"):
-        run_experiment(SMALL, epochs=3, **kw)  # same run name, other settings
-    [run] = run_experiment(SMALL, epochs=3, force=True, **kw)
+        run_experiment(SMALL, device="cpu", epochs=3, **kw)  # same run name, other settings
+    [run] = run_experiment(SMALL, device="cpu", epochs=3, force=True, **kw)
     assert "kept aside until the new run" in capsys.readouterr().out and run.history.epochs == 3
 
 
 def test_quick_mode_says_so_and_shrinks(tmp_path, fake_data, capsys):
-    [run] = run_experiment("test1_base_radam", quick=True, runs_dir=tmp_path, epochs=10)
+    [run] = run_experiment(
+        "test1_base_radam", device="cpu", quick=True, runs_dir=tmp_path, epochs=10
+    )
     out = capsys.readouterr().out
     assert "Quick mode:" in out and "only" in out
     assert run.settings.quick and run.settings.epochs == experiments.QUICK.max_epochs
@@ -186,7 +200,9 @@ def test_quick_mode_says_so_and_shrinks(tmp_path, fake_data, capsys):
 
 
 def test_results_table_puts_report_beside_ours(tmp_path, fake_data):
-    runs = run_experiment(SMALL, runs_dir=tmp_path, dataset="fashion_mnist", quick=False)
+    runs = run_experiment(
+        SMALL, device="cpu", runs_dir=tmp_path, dataset="fashion_mnist", quick=False
+    )
     runs.append(load_run(runs[0].path))
     rows = results_table(runs)
     assert rows[0]["data"] == "fashion_mnist" and rows[0]["report val acc % (CIFAR-100)"] is None
@@ -225,10 +241,10 @@ def test_run_settings_for_a_run():
 
 def test_settings_object_goes_straight_through(tmp_path, fake_data):
     settings = RunSettings(dataset="fashion_mnist", epochs=1, batch_size=16, width=0.25)
-    [run] = run_experiment(SMALL, settings=settings, runs_dir=tmp_path)
+    [run] = run_experiment(SMALL, device="cpu", settings=settings, runs_dir=tmp_path)
     assert run.settings.epochs == 1 and run.history.epochs == 1 and run.settings.num_classes == 4
     with pytest.raises(ValueError, match="not both"):
-        run_experiment(SMALL, settings=settings, epochs=2, runs_dir=tmp_path)
+        run_experiment(SMALL, device="cpu", settings=settings, epochs=2, runs_dir=tmp_path)
 
 
 def test_graphs_come_from_the_experiments():

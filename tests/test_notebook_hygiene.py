@@ -1,8 +1,11 @@
 """What students see in the notebooks: no test machinery, public imports only, a summary and a
-"What to try next" at the end, and a Colab install pinned to this package's version."""
+"What to try next" at the end, and a Colab install pinned to a commit that exists and has what
+the notebook imports."""
 
 import ast
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import jupytext
@@ -14,8 +17,9 @@ PACKAGE = ROOT / "convnext_nb"
 # Modules a notebook may not import from: the experiment machinery behind run_experiment and
 # the command line. What a notebook needs from them, `convnext_nb` itself exports.
 INTERNAL_MODULES = {"convnext_nb.experiments", "convnext_nb.cli", "convnext_nb.__main__"}
-VERSION = re.search(r'__version__ = "([^"]+)"', (PACKAGE / "__init__.py").read_text())[1]
-PIN = "github.com/convnext-nb/convnext-nb@v"
+# The install cell (scripts/build_notebooks.py writes the commit): `commit = "<sha>"`, then
+INSTALL_URL = "git+https://github.com/convnext-nb/convnext-nb@{commit}"
+COMMIT = re.compile(r'^\s*commit = "([^"]*)"', re.M)
 
 
 def public_modules() -> set[str]:
@@ -112,12 +116,86 @@ def test_imports_only_public_package_names(script):
     assert not problems, f"{script.name} imports convnext_nb internals: {problems}"
 
 
+def pinned_commit(script: Path) -> str:
+    """The commit the first code cell installs on Colab ("" when there is none)."""
+    cell = code_cells(script)[0]
+    pins = COMMIT.findall(cell) if INSTALL_URL in cell else []
+    return pins[0] if len(pins) == 1 else ""
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
-def test_colab_install_is_pinned_to_this_version(script):
-    pins = re.findall(re.escape(PIN) + r"([\w.+-]+)", script.read_text())
-    assert pins == [VERSION], (
-        f"{script.name} should install convnext-nb on Colab from the tag v{VERSION} "
-        f"(found {pins}): rebuild it with python scripts/build_notebooks.py {script.stem}."
+def test_colab_install_is_pinned_to_a_commit(script):
+    commit = pinned_commit(script)
+    assert re.fullmatch(r"[0-9a-f]{40}", commit), (
+        f"{script.name}'s first code cell should install {INSTALL_URL} with one "
+        f'`commit = "<40-hex sha>"` line above it (found {commit!r}): rebuild it with '
+        f"python scripts/build_notebooks.py {script.stem}."
+    )
+    assert script.read_text().count("github.com/convnext-nb/convnext-nb@") == 1, (
+        f"{script.name} installs convnext-nb from more than one place"
+    )
+    recorded = jupytext.read(script.with_suffix(".ipynb")).metadata.get("convnext_nb", {})
+    assert recorded.get("commit") == commit, (
+        f"{script.stem}.ipynb's metadata records commit {recorded.get('commit')!r}, its install "
+        f"cell {commit!r}: rebuild it with python scripts/build_notebooks.py {script.stem}."
+    )
+
+
+def git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def git_history():
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: the pinned commits cannot be looked up")
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout (no .git): the pinned commits cannot be looked up")
+    if git("rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+        pytest.skip("a shallow clone: older pinned commits may be missing (git fetch --unshallow)")
+
+
+def names_at(commit: str, module: str) -> set[str] | None:
+    """The names `from <module> import ...` finds at `commit`; None if the module is absent."""
+    path = module.replace(".", "/")
+    listed = git("ls-tree", "-r", "--name-only", commit, "--", path, f"{path}.py")
+    files = set(listed.stdout.split())
+    source = f"{path}.py" if f"{path}.py" in files else f"{path}/__init__.py"
+    shown = git("show", f"{commit}:{source}")
+    if shown.returncode != 0:
+        return None
+    inside = [Path(f).relative_to(path) for f in files if f.startswith(f"{path}/")]
+    names = {f.parts[0].removesuffix(".py") for f in inside}  # its submodules
+    for node in ast.parse(shown.stdout).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            if any(getattr(t, "id", "") == "__all__" for t in targets):
+                names |= set(ast.literal_eval(node.value))  # names a module __getattr__ serves
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_pinned_commit_exists_and_has_what_the_notebook_imports(script, git_history):
+    """What Colab installs must be in history and run the notebook: every convnext_nb name it
+    imports exists at the pinned commit (a build with uncommitted package changes fails here)."""
+    commit = pinned_commit(script)
+    assert git("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0, (
+        f"{script.name} pins commit {commit!r}, which is not in this repository's history: "
+        f"rebuild it with python scripts/build_notebooks.py {script.stem}."
+    )
+    missing = set()
+    for _, module, name in package_imports(script):
+        names = names_at(commit, module)
+        if names is None or (name is not None and name not in names):
+            missing.add(f"{module}" + (f".{name}" if name else ""))
+    assert not missing, (
+        f"{script.name} imports {sorted(missing)}, which its Colab pin {commit[:12]} lacks: "
+        f"commit the package, then rebuild with python scripts/build_notebooks.py {script.stem}."
     )
 
 

@@ -80,21 +80,54 @@ def load_build_script():
     return module
 
 
+INSTALL = 'commit = "{}"\nurl = f"git+https://github.com/convnext-nb/convnext-nb@{{commit}}"\n'
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
 def test_cell_tags_survive_the_round_trip():
-    text = '# %% tags=["nbval-ignore-output"]\nprint(1)\n\n# %%\nprint(2)\n'
+    text = f'# %% tags=["nbval-ignore-output"]\n{INSTALL.format("")}\n# %%\nprint(2)\n'
     notebook = jupytext.reads(text, fmt="py:percent")
     assert notebook.cells[0].metadata["tags"] == ["nbval-ignore-output"]
     assert "tags" not in notebook.cells[1].metadata
-    load_build_script().pin_version(notebook)  # the build touches sources, not metadata
+    load_build_script().pin_commit(notebook, SHA)  # the build touches sources, not cell tags
     assert '# %% tags=["nbval-ignore-output"]' in jupytext.writes(notebook, fmt="py:percent")
 
 
-def test_the_build_pins_the_colab_install_to_the_package_version():
+def test_the_build_pins_the_colab_install_to_a_commit():
     build = load_build_script()
-    cell = 'package = "git+https://github.com/convnext-nb/convnext-nb@v0.0.1"\n'
+    cell = INSTALL.format("v0.0.1")
     notebook = jupytext.reads(f"# %%\n{cell}\n# %% [markdown]\n# {cell}", fmt="py:percent")
-    build.pin_version(notebook)
-    assert notebook.cells[0].source.endswith(f'convnext-nb@v{build.VERSION}"')
-    assert "@v0.0.1" in notebook.cells[1].source  # prose is left alone
-    init = (BUILD_SCRIPT.parents[1] / "convnext_nb" / "__init__.py").read_text()
-    assert f'__version__ = "{build.VERSION}"' in init
+    build.pin_commit(notebook, SHA, clean=False)
+    assert notebook.cells[0].source.startswith(f'commit = "{SHA}"\n')
+    assert '"v0.0.1"' in notebook.cells[1].source  # prose is left alone
+    assert notebook.metadata["convnext_nb"] == {"commit": SHA, "package_clean": False}
+    with pytest.raises(ValueError, match="found 0"):
+        build.pin_commit(jupytext.reads("# %%\nprint(1)\n", fmt="py:percent"), SHA)
+
+
+def test_the_build_refuses_uncommitted_package_changes(monkeypatch, capsys):
+    build = load_build_script()
+    monkeypatch.setenv("CONVNEXT_NB_QUICK", "1")  # main() sets both for its kernels;
+    monkeypatch.setenv("PYTHONPATH", "")  # monkeypatch restores them after the test
+    changes = [" M convnext_nb/notebook.py"]
+    monkeypatch.setattr(build, "package_commit", lambda: (SHA, changes))
+    built = []
+    fake = lambda script, commit, clean: built.append((script.stem, commit, clean)) or 0.0
+    monkeypatch.setattr(build, "build", fake)
+    with pytest.raises(SystemExit, match="uncommitted changes:\n   M convnext_nb/notebook.py"):
+        build.main(["01"])
+    assert built == []
+    assert build.main(["01", "--allow-dirty"]) == 0
+    assert built == [("01_architecture", SHA, False)]
+    assert "WARNING: convnext_nb/ has 1 uncommitted change(s)" in capsys.readouterr().err
+    changes.clear()
+    build.main(["01"])
+    assert built[-1] == ("01_architecture", SHA, True)
+
+
+def test_the_build_reads_head_and_the_package_status():
+    if not (BUILD_SCRIPT.parents[1] / ".git").exists():
+        pytest.skip("not a git checkout (no .git)")
+    head, changes = load_build_script().package_commit()
+    assert re.fullmatch(r"[0-9a-f]{40}", head)
+    assert all(line[3:].startswith("convnext_nb/") for line in changes)

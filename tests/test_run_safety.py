@@ -34,8 +34,8 @@ QUICK_FM = dict(quick=True, dataset="fashion_mnist")  # what the CLI's --quick -
 class CLI:
     """`convnext-nb ARGS` on fake data in a child process, its output collected as it comes."""
 
-    def __init__(self, *args: str, delay: float = 0.0):
-        cmd = [sys.executable, "-u", str(FAKES), str(delay), *args]
+    def __init__(self, *args: str, delay: float = 0.0, delay_from: int = 0):
+        cmd = [sys.executable, "-u", str(FAKES), f"{delay}@{delay_from}", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)  # fmt: skip
         self.lines: list[str] = []
@@ -78,7 +78,7 @@ def fake_data(monkeypatch):
 
 
 def test_second_process_is_refused_and_a_killed_ones_lock_is_recovered(tmp_path):
-    first = CLI(*cli_args(tmp_path), delay=2.0)  # holds the lock long enough
+    first = CLI(*cli_args(tmp_path), delay=30.0, delay_from=1)  # holds the lock in epoch 2
     first.wait_for("Epoch 1, loss")
     second = CLI(*cli_args(tmp_path))
     assert second.finish() == 2
@@ -97,8 +97,8 @@ def test_second_process_is_refused_and_a_killed_ones_lock_is_recovered(tmp_path)
 
 
 def test_ctrl_c_stops_the_whole_experiment_saved_and_resumable(tmp_path):
-    proc = CLI(*cli_args(tmp_path, "small3"), delay=1.0)
-    proc.wait_for("Epoch 1, loss")
+    proc = CLI(*cli_args(tmp_path, "small3"), delay=30.0, delay_from=1)
+    proc.wait_for("Epoch 1, loss")  # Ctrl-C in epoch 2
     proc.proc.send_signal(signal.SIGINT)
     assert proc.finish() == 130, proc.output
     assert "interrupted" in proc.output and "Traceback" not in proc.output
