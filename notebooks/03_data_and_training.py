@@ -37,7 +37,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "ed53bf56459abfb923852b611f76ccab1b0018d2"
+    commit = "f3b4f16877edbaedf7c53e36adedfccda9471fa3"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
