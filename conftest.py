@@ -9,6 +9,8 @@ whichever copy happens to be installed, e.g. an editable install of another clon
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = str(Path(__file__).resolve().parent)
 
 os.environ.setdefault("CONVNEXT_NB_QUICK", "1")
@@ -29,3 +31,13 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # a worker: share the cores, don'
     import torch
 
     torch.set_num_threads(_threads)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under xdist's loadgroup: one worker runs a notebook's cells, in order, in one kernel;
+    other tests spread over the workers one by one (long ones do not queue behind a module)."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        if path.endswith(".ipynb"):
+            item.add_marker(pytest.mark.xdist_group(path))
