@@ -9,8 +9,6 @@ whichever copy happens to be installed, e.g. an editable install of another clon
 import os
 from pathlib import Path
 
-import pytest
-
 ROOT = str(Path(__file__).resolve().parent)
 
 os.environ.setdefault("CONVNEXT_NB_QUICK", "1")
@@ -33,11 +31,15 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # a worker: share the cores, don'
     torch.set_num_threads(_threads)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under xdist's loadgroup: one worker runs a notebook's cells, in order, in one kernel;
-    other tests spread over the workers one by one (long ones do not queue behind a module)."""
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        if path.endswith(".ipynb"):
-            item.add_marker(pytest.mark.xdist_group(path))
+def pytest_xdist_make_scheduler(config, log):
+    """Under xdist, one worker runs a notebook's cells, in order, in one kernel; every other
+    test is scheduled on its own, so long tests do not queue behind the rest of their module.
+    (Not `--dist loadgroup`: it marks groups by editing node ids, which pytest 9.2 ignores.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            notebook, cell, _ = nodeid.partition("::Cell ")
+            return notebook if cell and "ipynb" in notebook else nodeid
+
+    return NotebookScheduling(config, log)
