@@ -31,6 +31,7 @@ def damaged_files(folder, good: bytes) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch, reading the damage
 def test_damaged_files_are_named_and_called_damaged(last_pt, tmp_path):
     for name, data in damaged_files(tmp_path, last_pt.read_bytes()).items():
         path = tmp_path / name
