@@ -1,9 +1,9 @@
 """Fetching dataset files from the network: one reachability probe, one checked download.
 
-`fetch` streams into a unique `.part` file beside the target, checks its md5, and only then
-renames it, so a broken or interrupted download never passes for the file. Every socket gets
-its own timeout: this module must not change global socket state, and must not unpack or
-parse what it fetched (the dataset modules do).
+`fetch` streams into a unique temporary file beside the target (`utils.atomic_write`),
+checks its md5, and only then renames it, so a broken or interrupted download never passes
+for the file. Every socket gets its own timeout: this module must not change global socket
+state, and must not unpack or parse what it fetched (the dataset modules do).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
 import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from ..utils import atomic_write
 
 
 class DatasetNotFoundError(RuntimeError):
@@ -57,21 +58,17 @@ def fetch(url: str, path: str | os.PathLike, md5: str, timeout: float = 30.0) ->
     A connection that stalls for `timeout` seconds fails. On any error (and on Ctrl-C) the
     partial file is deleted; an md5 mismatch raises OSError naming both checksums.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    digest = hashlib.md5()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+
+    def download(part: Path) -> None:  # into a temporary file that gets `path`'s name at the end
+        digest = hashlib.md5()
+        with open(part, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=Path(path).name) as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     digest.update(chunk)
                     bar.update(len(chunk))
         if digest.hexdigest() != md5:
             raise OSError(f"{url} gave a file with md5 {digest.hexdigest()}, expected {md5}")
-        os.replace(part, path)
-    finally:
-        Path(part).unlink(missing_ok=True)  # after an error or Ctrl-C: no partial file stays
-    return path
+
+    return atomic_write(path, download)  # on any error or Ctrl-C no partial file stays
