@@ -25,7 +25,7 @@ import torch
 from convnext_nb import get_device
 
 from . import models_bench
-from .common import machine_description, markdown_table, write_results
+from .common import format_value, machine_description, markdown_table, write_results
 
 SECTIONS = ("timm", "norm", "memory", "data", "eval", "epoch")
 
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         print(f"[{name}] {time.perf_counter() - start:.0f} s", file=sys.stderr)
         for row in new_rows:
             print(
-                f"  {row['benchmark']:<40} {row['contender']:<22} {row['value']:>10,.0f} "
+                f"  {row['benchmark']:<40} {row['contender']:<22} {format_value(row['value']):>10} "
                 f"{row['unit']}" + (f"  {row['ratio']:.2f}x" if row["ratio"] else "")
             )
         rows += new_rows

@@ -58,6 +58,11 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path) -> tuple[Path, Pa
     return json_path, md_path
 
 
+def format_value(value: float) -> str:
+    """1,234 / 56.8 / 0.0312: whole numbers from 100 up, three significant digits below."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def markdown_table(rows: list[dict], meta: dict) -> str:
     lines = [
         f"Command: `{meta['command']}`  ",
@@ -68,8 +73,6 @@ def markdown_table(rows: list[dict], meta: dict) -> str:
     ]
     for row in rows:
         ratio = f"{row['ratio']:.2f}x" if row.get("ratio") is not None else "baseline"
-        lines.append(
-            f"| {row['benchmark']} | {row['contender']} | {row['value']:,.0f} {row['unit']} "
-            f"| {ratio} |"
-        )
+        value = f"{format_value(row['value'])} {row['unit']}"
+        lines.append(f"| {row['benchmark']} | {row['contender']} | {value} | {ratio} |")
     return "\n".join(lines) + "\n"
