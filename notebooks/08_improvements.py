@@ -324,11 +324,13 @@ for run in runs:
 # %%
 mac_ratio = macs[stemmed.name] / macs[ablations[0].name]
 time_ratio = sec[stemmed.name] / cheap
+others = [k for k, v in stemmed.training_settings().items() if k != "stem" and v != start[k]]
 display(
     Markdown(
         f"The CIFAR stem of *{stemmed.label}* costs {mac_ratio:.1f}x the MACs of "
-        f"the 4x4 stem; with its other changes (batch {stemmed.batch_size}, crop + "
-        f"flip) it took {time_ratio:.1f}x the atto run's time per epoch here. "
+        "the 4x4 stem; "
+        + (f"with its other changes ({', '.join(others)})" if others else "alone")
+        + f" it took {time_ratio:.1f}x the atto run's time per epoch here. "
         "Several runs trained side by side on a shared CPU, so the times carry "
         "some noise."
     )
@@ -569,5 +571,6 @@ panel
 # - Try `improved.replace(augment="none")` on a short budget, and the report's
 #   other ideas: `lr=5e-4`, `grad_clip=1.0`.
 # - Add the changes that have no run of their own, one at a time, e.g.
-#   `ablations[0].replace(augment="basic")` (crop + flip alone), and check
-#   whether the gains add up to the whole recipe's.
+#   `ablations[0].replace(label_smoothing=0.1)` or
+#   `ablations[0].replace(drop_path_rate=0.1)`, and check whether the gains
+#   add up to the whole recipe's.
