@@ -37,7 +37,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "1a8dad54346020ec422653268a7b737e805b1335"
+    commit = "fabaf0dc24ec123a40365fcc98eb43b881d0ac82"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
