@@ -40,7 +40,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "fabaf0dc24ec123a40365fcc98eb43b881d0ac82"
+    commit = "0b2c3aef7dd2a8d1a330e45f932e73311645ead8"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
@@ -346,9 +346,8 @@ display(
 
 # %%
 def same_work(run):
-    first = runs[0].config
-    return (run.config.model, run.config.stem, run.config.batch_size) == (
-        first.model, first.stem, first.batch_size)  # fmt: skip
+    a, b = run.config, runs[0].config
+    return (a.model, a.stem, a.batch_size) == (b.model, b.stem, b.batch_size)
 
 
 def load_ratio(run):
