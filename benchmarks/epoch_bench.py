@@ -18,7 +18,7 @@ import tempfile
 
 import torch
 
-from convnext_nb.experiments import IMPROVED, run_experiment
+from convnext_nb.experiments import IMPROVED, RunSettings, run_experiment
 from convnext_nb.models import count_macs, create_model
 
 # Dense bf16 tensor-core peaks from the vendors' data sheets (no sparsity), in TFLOP/s.
@@ -43,15 +43,19 @@ def train_flops_per_image(config=IMPROVED) -> float:
     return 3 * 2 * count_macs(model, (3, 32, 32))
 
 
-def bench_epoch(n_images: int, device: torch.device, batch_size: int = 128) -> list[dict]:
+def bench_epoch(
+    n_images: int, device: torch.device, batch_size: int = 128, val_size: int = 1000
+) -> list[dict]:
     config = dataclasses.replace(IMPROVED, batch_size=batch_size)
+    settings = RunSettings.for_run(config, quick=False, dataset="fake_cifar100",
+                                   subset=n_images, epochs=2)  # fmt: skip
+    settings = dataclasses.replace(settings, val_size=val_size)
     with tempfile.TemporaryDirectory() as runs_dir:
-        (run,) = run_experiment(
-            config, quick=False, dataset="fake_cifar100", subset=n_images, epochs=2,
-            runs_dir=runs_dir, device=device, log=lambda line: None,
-        )  # fmt: skip
+        (run,) = run_experiment(config, settings=settings, runs_dir=runs_dir, device=device,
+                                log=lambda line: None)  # fmt: skip
     first, steady = run.history.epoch_time[:2]
-    name = f"epoch of the improved recipe ({n_images:,} images, batch {batch_size})"
+    name = (f"epoch of the improved recipe ({n_images:,} images, batch {batch_size}, "
+            f"{val_size:,} validated)")  # fmt: skip
     tflops = n_images / steady * train_flops_per_image(config) / 1e12  # validation: not counted
     peak = bf16_peak_tflops(device)
     rows = [

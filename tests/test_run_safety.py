@@ -1,7 +1,8 @@
 """Nothing a student does loses a run: force, locks, Ctrl-C, kill -9, bad settings (issue 12).
 
 The interrupt, kill and two-at-once cases run the real command line in real processes
-(`tests/experiment_fakes.py` runs it on tiny in-memory data, DELAY seconds per batch).
+(`tests/experiment_fakes.py` runs it on tiny in-memory data, DELAY seconds per batch); what
+comes after them (resuming) runs the same command line in this process, on the same data.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 from experiment_fakes import SMALL, SMALL3, fake_loaders
 
-from convnext_nb import experiments
+from convnext_nb import cli, experiments
 from convnext_nb.experiments import RunConfig, load_run, run_experiment
 from convnext_nb.rundir import RunLockedError, aside_path, lock_path, run_lock
 
@@ -64,6 +65,15 @@ class CLI:
         self.finish()
 
 
+def cli_here(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """`convnext-nb ARGS` in this process, on the data and experiments CLI's process uses."""
+    monkeypatch.setattr(experiments, "make_loaders", fake_loaders())
+    monkeypatch.setitem(experiments.EXPERIMENTS, SMALL3.name, SMALL3)
+    capsys.readouterr()
+    rc = cli.main(list(args))
+    return rc, capsys.readouterr().out
+
+
 def cli_args(runs_dir: Path, experiment: str = "small_a", *more: str) -> list[str]:
     return ["run", experiment, "--quick", "--dataset", "fashion_mnist", "--runs-dir",
             str(runs_dir), "--no-progress", *more]  # fmt: skip
@@ -77,7 +87,9 @@ def fake_data(monkeypatch):
 # ---- processes ---------------------------------------------------------------------------
 
 
-def test_second_process_is_refused_and_a_killed_ones_lock_is_recovered(tmp_path):
+def test_second_process_is_refused_and_a_killed_ones_lock_is_recovered(
+    tmp_path, monkeypatch, capsys
+):
     first = CLI(*cli_args(tmp_path), delay=30.0, delay_from=1)  # holds the lock in epoch 2
     first.wait_for("Epoch 1, loss")
     second = CLI(*cli_args(tmp_path))
@@ -89,14 +101,14 @@ def test_second_process_is_refused_and_a_killed_ones_lock_is_recovered(tmp_path)
 
     first.kill()  # leaves its lock file behind
     assert lock_path(tmp_path / "small_a-fashion_mnist-quick").exists()
-    third = CLI(*cli_args(tmp_path))
-    assert third.finish() == 0, third.output
-    assert f"Removing a stale lock on {tmp_path / 'small_a-fashion_mnist-quick'}" in third.output
-    assert "resuming" in third.output and "completed" in third.output
+    rc, out = cli_here(monkeypatch, capsys, *cli_args(tmp_path))
+    assert rc == 0, out
+    assert f"Removing a stale lock on {tmp_path / 'small_a-fashion_mnist-quick'}" in out
+    assert "resuming" in out and "completed" in out
     assert not lock_path(tmp_path / "small_a-fashion_mnist-quick").exists()
 
 
-def test_ctrl_c_stops_the_whole_experiment_saved_and_resumable(tmp_path):
+def test_ctrl_c_stops_the_whole_experiment_saved_and_resumable(tmp_path, monkeypatch, capsys):
     proc = CLI(*cli_args(tmp_path, "small3"), delay=30.0, delay_from=1)
     proc.wait_for("Epoch 1, loss")  # Ctrl-C in epoch 2
     proc.proc.send_signal(signal.SIGINT)
@@ -107,9 +119,9 @@ def test_ctrl_c_stops_the_whole_experiment_saved_and_resumable(tmp_path):
     assert (first.path / "last.pt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small_a-fashion_mnist-quick"]
 
-    again = CLI(*cli_args(tmp_path, "small3"))
-    assert again.finish() == 0, again.output
-    assert "resuming" in again.output
+    rc, out = cli_here(monkeypatch, capsys, *cli_args(tmp_path, "small3"))
+    assert rc == 0, out
+    assert "resuming" in out
     for x in "abc":
         assert load_run(tmp_path / f"small_{x}-fashion_mnist-quick").history.status == "completed"
 
