@@ -50,11 +50,12 @@ def show_figures_inline() -> bool:
     return True
 
 
-def setup_notebook() -> None:
+def setup_notebook(runs_on_drive: bool = False) -> None:
     """Print versions and the device (with a hint when there is no GPU).
 
     Also makes figures display inline (`show_figures_inline`). Returns None, so the first
     cell shows only these lines; a notebook that needs the device calls `get_device()`.
+    runs_on_drive=True: `keep_runs_on_drive()` (on Colab, runs/ then survives a restart).
     """
     import timm
     import torchvision
@@ -80,6 +81,8 @@ def setup_notebook() -> None:
             "QUICK MODE (CONVNEXT_NB_QUICK=1): tiny subsets, few steps, offline data. "
             "The numbers below only show that the code runs; unset the variable for real runs."
         )
+    if runs_on_drive:
+        keep_runs_on_drive()
 
 
 def installed_commit() -> str | None:

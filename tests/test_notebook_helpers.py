@@ -185,6 +185,16 @@ def test_setup_notebook_names_the_installed_commit(monkeypatch, capsys):
     assert "convnext_nb 0.1.0 (git commit 0123456789ab)" in capsys.readouterr().out
 
 
+def test_setup_notebook_keeps_runs_on_drive_when_asked(monkeypatch, capsys):
+    monkeypatch.setattr(notebook, "get_device", lambda: notebook.torch.device("cpu"))
+    asked = []
+    monkeypatch.setattr(notebook, "keep_runs_on_drive", lambda: asked.append(True))
+    notebook.setup_notebook()
+    assert asked == []
+    notebook.setup_notebook(runs_on_drive=True)
+    assert asked == [True]
+
+
 def test_results_rows_say_what_was_shortened_and_what_the_report_measured():
     from dataclasses import replace
 
