@@ -32,7 +32,10 @@
 # cannot break the notebook; `setup_notebook()` then prints that commit. The
 # cell leaves Colab's own torch alone, and elsewhere it installs nothing
 # (install the package once with `pip install -e .` in a clone). On Colab
-# choose Runtime > Change runtime type > GPU first.
+# choose Runtime > Change runtime type > GPU first. A Colab VM loses its files
+# when it restarts: set `USE_DRIVE = True` to keep `runs/` on your Google Drive
+# (`keep_runs_on_drive`: it asks for permission once and never deletes runs
+# you already have; elsewhere it does nothing), so no run trains twice.
 
 # %%
 import sys
@@ -47,24 +50,9 @@ if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
 from convnext_nb import get_device
 from convnext_nb.notebook import setup_notebook
 
-setup_notebook()
+USE_DRIVE = False  # True: on Colab, keep runs/ on your Google Drive (see above)
+setup_notebook(runs_on_drive=USE_DRIVE)
 device = get_device()
-
-# %% [markdown]
-# **Optional, Colab only: keep your runs on Google Drive.** A Colab VM
-# loses its files when it restarts, and notebook 07 compares the runs of
-# notebooks 04-06: on a fresh VM it would train them all again (07 estimates
-# how long that takes). Set `USE_DRIVE = True` to keep `runs/` in your Drive:
-# `keep_runs_on_drive()` mounts it (Colab asks for permission once) and links
-# `runs/` to `MyDrive/convnext-nb/runs`. It never deletes runs you already
-# have, and outside Colab it does nothing.
-
-# %%
-from convnext_nb.notebook import keep_runs_on_drive
-
-USE_DRIVE = False
-if USE_DRIVE:
-    keep_runs_on_drive()
 
 # %% [markdown]
 # ## The two layers
