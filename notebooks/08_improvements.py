@@ -43,7 +43,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "0b2c3aef7dd2a8d1a330e45f932e73311645ead8"
+    commit = "cb1b5ad3949b57f19dd3f2db8f601e008203b6db"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 

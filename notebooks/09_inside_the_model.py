@@ -43,7 +43,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "fabaf0dc24ec123a40365fcc98eb43b881d0ac82"
+    commit = "cb1b5ad3949b57f19dd3f2db8f601e008203b6db"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
