@@ -9,13 +9,27 @@ whichever copy happens to be installed, e.g. an editable install of another clon
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = str(Path(__file__).resolve().parent)
 
 os.environ.setdefault("CONVNEXT_NB_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")  # unit tests draw figures without a display
+# nbval compares the notebooks' numbers with saved outputs made on a CPU, so their kernels
+# train on the CPU on any machine (CONVNEXT_NB_DEVICE=cuda pytest notebooks --nbval-lax runs
+# them on a GPU). The unit tests see the machine's own default: `machine_default_device`.
+_DEVICE_PINNED_HERE = "CONVNEXT_NB_DEVICE" not in os.environ
+os.environ.setdefault("CONVNEXT_NB_DEVICE", "cpu")
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ROOT]
 )
+
+
+@pytest.fixture(autouse=True)
+def machine_default_device(monkeypatch):
+    """Unit tests (not nbval's cells) run on the device the machine offers: CUDA on a GPU."""
+    if _DEVICE_PINNED_HERE:
+        monkeypatch.delenv("CONVNEXT_NB_DEVICE", raising=False)
 
 
 def pytest_xdist_auto_num_workers(config):

@@ -53,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     p.add_argument("--compile", action="store_true", help="also time torch.compile (slow start)")
+    p.add_argument(
+        "--epoch-compile",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "off", "default", "reduce-overhead", "max-autotune"],
+        help="compile settings of the epoch benchmark, one run each (auto: train's default)",
+    )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument(
@@ -110,9 +117,14 @@ def epoch_rows(args: argparse.Namespace, device: torch.device) -> list[dict]:
     from .epoch_bench import bench_epoch
 
     n = args.epoch_images or (49_000 if device.type == "cuda" else 2_048)
-    if args.tiny:
-        return bench_epoch(n, device, batch_size=32, val_size=128)
-    return bench_epoch(n, device)  # the recipe's batch 128 and 1,000 validation images
+    rows = []
+    for setting in args.epoch_compile:
+        compile = {"auto": None, "off": False}.get(setting, setting)
+        if args.tiny:
+            rows += bench_epoch(n, device, batch_size=32, val_size=128, compile=compile)
+        else:  # the recipe's batch 128 and 1,000 validation images
+            rows += bench_epoch(n, device, compile=compile)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,18 +44,25 @@ def train_flops_per_image(config=IMPROVED) -> float:
 
 
 def bench_epoch(
-    n_images: int, device: torch.device, batch_size: int = 128, val_size: int = 1000
+    n_images: int,
+    device: torch.device,
+    batch_size: int = 128,
+    val_size: int = 1000,
+    compile: bool | str | None = None,
 ) -> list[dict]:
+    """Rows for the first and the steady epoch; `compile` as `TrainConfig.compile`."""
     config = dataclasses.replace(IMPROVED, batch_size=batch_size)
     settings = RunSettings.for_run(config, quick=False, dataset="fake_cifar100",
                                    subset=n_images, epochs=2)  # fmt: skip
     settings = dataclasses.replace(settings, val_size=val_size)
     with tempfile.TemporaryDirectory() as runs_dir:
         (run,) = run_experiment(config, settings=settings, runs_dir=runs_dir, device=device,
-                                log=lambda line: None)  # fmt: skip
+                                log=lambda line: None, compile=compile)  # fmt: skip
     first, steady = run.history.epoch_time[:2]
     name = (f"epoch of the improved recipe ({n_images:,} images, batch {batch_size}, "
             f"{val_size:,} validated)")  # fmt: skip
+    if compile is not None:
+        name += f", compile={compile}"
     tflops = n_images / steady * train_flops_per_image(config) / 1e12  # validation: not counted
     peak = bf16_peak_tflops(device)
     rows = [

@@ -18,15 +18,22 @@ NUM_CLASSES = 100
 TIMM_STEM_KWARGS = {"patchify": {}, "cifar": {"patch_size": 1}}  # timm's stride-1 stem is 1x1
 
 
+def steps_per_call(device: torch.device) -> int:
+    """Training steps per timed call. On a GPU, 20 back to back: the host queues the next
+    step's kernels while the GPU runs this one, as in training (one step and a sync would
+    time the launch latency instead)."""
+    return 20 if device.type == "cuda" else 1
+
+
 def train_step_fn(
     model: torch.nn.Module,
     batch_size: int,
     device: torch.device,
     channels_last: bool = False,
     amp: bool = False,
-    compile_model: bool = False,
+    compile_model: bool | str = False,
 ) -> Callable[[], None]:
-    """One forward + backward + AdamW step on a fixed random batch, as a closure."""
+    """`steps_per_call` forward + backward + AdamW steps on a fixed random batch, as a closure."""
     model = model.to(device)
     x = torch.randn(batch_size, 3, 32, 32, device=device)
     y = torch.randint(0, NUM_CLASSES, (batch_size,), device=device)
@@ -34,17 +41,19 @@ def train_step_fn(
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    forward = torch.compile(model) if compile_model else model
+    mode = compile_model if isinstance(compile_model, str) else None
+    forward = torch.compile(model, mode=mode) if compile_model else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if amp else nullcontext()
 
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with autocast:
-            loss = F.cross_entropy(forward(x), y)
-        loss.backward()
-        optimizer.step()
+    def steps() -> None:
+        for _ in range(steps_per_call(device)):
+            optimizer.zero_grad(set_to_none=True)
+            with autocast:
+                loss = F.cross_entropy(forward(x), y)
+            loss.backward()
+            optimizer.step()
 
-    return step
+    return steps
 
 
 def eval_fn(model: torch.nn.Module, batch_size: int, device: torch.device, amp: bool):
@@ -101,7 +110,8 @@ def bench_ours_vs_timm(variants, stems, batch_size, repeats, device, amp) -> lis
                 ),
             }
             seconds = interleaved(contenders, repeats, device=device)
-            rows += _rows(f"train step {variant} stem={stem}", seconds, batch_size, "timm")
+            images = batch_size * steps_per_call(device)
+            rows += _rows(f"train step {variant} stem={stem}", seconds, images, "timm")
     return rows
 
 
@@ -115,7 +125,8 @@ def bench_norms(variants, batch_size, repeats, device, amp) -> list[dict]:
             for norm in ("ln", "dyt")
         }
         seconds = interleaved(contenders, repeats, device=device)
-        rows += _rows(f"train step {variant} LN vs DyT", seconds, batch_size, "ln")
+        images = batch_size * steps_per_call(device)
+        rows += _rows(f"train step {variant} LN vs DyT", seconds, images, "ln")
     return rows
 
 
@@ -132,8 +143,17 @@ def bench_memory_format(variant, batch_size, repeats, device, amp, compile_model
         contenders["torch.compile"] = train_step_fn(
             create_model(variant, NUM_CLASSES), batch_size, device, amp=amp, compile_model=True
         )
+    if compile_model and device.type == "cuda":
+        contenders["torch.compile, CUDA graphs"] = train_step_fn(
+            create_model(variant, NUM_CLASSES),
+            batch_size,
+            device,
+            amp=amp,
+            compile_model="reduce-overhead",
+        )
     seconds = interleaved(contenders, repeats, warmup=2 if compile_model else 1, device=device)
-    return _rows(f"train step {variant} memory format", seconds, batch_size, "contiguous (NCHW)")
+    images = batch_size * steps_per_call(device)
+    return _rows(f"train step {variant} memory format", seconds, images, "contiguous (NCHW)")
 
 
 def bench_eval(variants, batch_size, repeats, device, amp) -> list[dict]:

@@ -99,7 +99,8 @@ def _add_run(sub) -> None:
     run.add_argument("--force", action="store_true", help="retrain even if a run is saved")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                     help="torch.compile the model (default: on for CUDA, else off)")  # fmt: skip
+                     help="torch.compile the model, replayed as CUDA graphs on one GPU "
+                     "(default: on for CUDA, else off)")  # fmt: skip
 
 
 def _add_plot(sub) -> None:

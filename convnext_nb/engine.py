@@ -61,13 +61,14 @@ from .optim import (
     param_groups,
     use_fused,
 )
-from .utils import epoch_seed, get_device, seed_everything
+from .utils import epoch_seed, get_device, quick_mode, seed_everything
 
 __all__ = [
     "DECAY_PARAMS", "NO_DECAY_MODULES", "OPTIMIZERS", "SCHEDULES", "SYNC_EVERY", "CheckpointError",
     "CompiledModel", "History", "TrainConfig", "autocast_dtype", "check_accuracy",
-    "count_correct", "default_channels_last", "default_weight_decay", "load_checkpoint",
-    "make_optimizer", "make_scheduler", "param_groups", "train", "train_one_epoch",
+    "compile_mode", "count_correct", "default_channels_last", "default_weight_decay",
+    "load_checkpoint", "make_optimizer", "make_scheduler", "param_groups", "train",
+    "train_one_epoch",
 ]  # fmt: skip
 
 SYNC_EVERY = 25  # on GPU/MPS: read the loss back (progress bar, NaN check) every this many steps
@@ -89,9 +90,11 @@ class TrainConfig:
         True = on here too; "bf16"/"fp16" (or torch.bfloat16/float16) force a dtype; False = off.
     channels_last: NHWC memory format for model and inputs. None = on for CPU and CUDA, where
         it trains about 1.2x faster (python -m benchmarks --sections memory), off on MPS.
-    compile: torch.compile the model: None = on for CUDA, off elsewhere; True/False; or a
-        torch.compile mode ("default", "reduce-overhead", "max-autotune"). Where compiling is
-        unavailable or fails, one line says so and training goes on without it.
+    compile: torch.compile the model. None = on for CUDA, off on CPU and MPS and in quick
+        mode; True = on: mode "reduce-overhead" (CUDA graphs) on one CUDA GPU, else "default";
+        False; or a torch.compile mode ("default", "reduce-overhead", "max-autotune"). See
+        `compile_mode`. Where compiling is unavailable or fails, one line says so and
+        training goes on without it.
     seed: seeds everything at the start and again at each epoch from (seed, epoch), and calls
         train_loader.set_epoch(epoch) (0-based) when it has one: the same seed gives the same
         History on CPU, and a resumed run replays what an uninterrupted one would have seen.
@@ -148,7 +151,7 @@ class TrainConfig:
         """The same settings with every None/auto choice made for `device` (default: config's)."""
         device = get_device(self.device) if device is None else device
         amp = autocast_dtype(self.amp, device)
-        compile_ = self.compile if self.compile is not None else device.type == "cuda"
+        compile_ = compile_mode(self.compile, device)
         return dataclasses.replace(
             self, device=device, amp=amp if amp is not None else False,
             channels_last=default_channels_last(device) if self.channels_last is None
@@ -165,6 +168,22 @@ def _as_config(config: TrainConfig | None, options: dict[str, Any]) -> TrainConf
     if config is None:
         return TrainConfig(**options)
     return dataclasses.replace(config, **options) if options else config
+
+
+def compile_mode(compile: bool | str | None, device: torch.device) -> bool | str:
+    """`TrainConfig.compile` made concrete: False, or the torch.compile mode to use.
+
+    None: off on CPU and MPS and in quick mode (a few steps never repay the warm-up), else as
+    True. True: "reduce-overhead" (the step replayed as CUDA graphs) on one CUDA GPU,
+    "default" under torchrun (DDP's gradient hooks run between the graphs) and elsewhere.
+    A mode string is kept as given.
+    """
+    if compile is False or isinstance(compile, str):
+        return compile
+    if compile is None and (device.type != "cuda" or quick_mode()):
+        return False
+    one_gpu = device.type == "cuda" and distributed.world_size_from_env() == 1
+    return "reduce-overhead" if one_gpu else "default"
 
 
 def default_channels_last(device: torch.device) -> bool:
@@ -209,6 +228,9 @@ class CompiledModel(nn.Module):
     def __init__(self, model: nn.Module, mode: str | None = None):
         super().__init__()
         self.model = model
+        # CUDA graphs reuse their output memory: say that each call starts a new step, so the
+        # last step's outputs (already used) may be overwritten.
+        self.new_step = mode == "reduce-overhead"
         compiled = None
         try:
             compiled = torch.compile(model, mode=mode)
@@ -219,6 +241,8 @@ class CompiledModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.compiled is not None:
             try:
+                if self.new_step and hasattr(torch.compiler, "cudagraph_mark_step_begin"):
+                    torch.compiler.cudagraph_mark_step_begin()
                 return self.compiled(x)
             except Exception as e:
                 if not _is_compile_error(e):
@@ -351,16 +375,16 @@ def _step(model, optimizer, loss, scaler, grad_clip) -> None:
 class _LossWatch:
     """The epoch's loss sum and its first non-finite step, kept on the device.
 
-    sync_every == 1 (CPU): each loss is checked at once, before the update. Otherwise the
-    first bad step is recorded on the device and read every `sync_every` steps (no host sync
-    per step).
+    sync_every == 1 (CPU): each loss is checked at once, before the update. Otherwise every
+    step writes two flags (loss finite, batch finite) into a (2, steps) tensor on the device,
+    read every `sync_every` steps: no host sync per step, and three small kernels (launching
+    kernels is what a CUDA-graph step spends its host time on).
     """
 
-    def __init__(self, device: torch.device, sync_every: int):
+    def __init__(self, device: torch.device, sync_every: int, steps: int):
         self.sync_every, self.n_seen, self.steps = sync_every, 0, 0
         self.loss_sum = torch.zeros((), device=device)
-        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
-        self.bad_input = torch.zeros((), dtype=torch.bool, device=device)
+        self.finite = torch.ones(2, max(steps, 1), dtype=torch.bool, device=device)
 
     def check(self, step: int, loss: torch.Tensor, X: torch.Tensor) -> _EpochResult | None:
         """The result that ends the epoch when this step's loss is NaN/inf (CPU), else None."""
@@ -369,22 +393,23 @@ class _LossWatch:
                 return None
             bad_x = not bool(torch.isfinite(X).all())
             return _EpochResult(step, bad_step=step, bad_loss=loss.item(), bad_input=bad_x)
-        new_bad = self.first_bad.lt(0) & ~torch.isfinite(loss)
-        self.first_bad = torch.where(new_bad, step, self.first_bad)
-        self.bad_input = self.bad_input | (new_bad & ~torch.isfinite(X).all())
+        self.finite[0, step] = torch.isfinite(loss)
+        self.finite[1, step] = torch.isfinite(X).all()
         return None
 
     def add(self, loss: torch.Tensor, n: int) -> None:
-        self.loss_sum += loss * n
+        self.loss_sum.add_(loss, alpha=n)
         self.n_seen += n
         self.steps += 1
 
     def read(self, loss: torch.Tensor, steps_done: int, pbar: tqdm) -> _EpochResult | None:
         """One host sync: the latest loss to the progress bar; the first bad step, if any."""
-        stacked = torch.stack([loss, self.first_bad.float(), self.bad_input.float()])
-        value, bad, bad_x = stacked.tolist()
-        if bad >= 0:
-            return _EpochResult(steps_done, bad_step=int(bad), bad_input=bool(bad_x))
+        bad = ~self.finite[0, :steps_done]
+        first = bad.int().argmax()  # the first bad step (0 when there is none)
+        stacked = torch.stack([loss, bad.any(), first, ~self.finite[1, first]]).float()
+        value, any_bad, first_bad, bad_x = stacked.tolist()
+        if any_bad:
+            return _EpochResult(steps_done, bad_step=int(first_bad), bad_input=bool(bad_x))
         pbar.set_postfix(loss=f"{value:.4f}", refresh=False)
         return None
 
@@ -427,7 +452,7 @@ def train_one_epoch(  # noqa: PLR0913 -- as timm's: the config plus the objects 
     """
     cfg = _as_config(config, options).resolved()
     pbar = pbar if pbar is not None else tqdm(disable=True)
-    watch = _LossWatch(cfg.device, cfg.sync_every)
+    watch = _LossWatch(cfg.device, cfg.sync_every, steps)
     model.train()
     for step, (X, y) in enumerate(itertools.islice(loader, steps)):
         if cfg.stop_event is not None and cfg.stop_event.is_set():
@@ -662,8 +687,7 @@ def _wrap(run: _Run, model: nn.Module, optimizer: torch.optim.Optimizer) -> nn.M
         use_fused(optimizer)  # one kernel for all parameters (Adam, AdamW, SGD)
     net = model if run.dist is None else distributed.wrap(model, run.device)
     if run.config.compile:
-        mode = run.config.compile if isinstance(run.config.compile, str) else None
-        net = CompiledModel(net, mode=mode)
+        net = CompiledModel(net, mode=run.config.compile)
     return net
 
 

@@ -71,7 +71,8 @@ def setup_notebook(runs_on_drive: bool = False) -> None:
         f"convnext_nb {__version__}" + (f" (git commit {commit[:12]})" if commit else "")
     )
     print(f"device: {device}")
-    if device.type == "cpu":
+    gpu_here = torch.cuda.is_available() or torch.backends.mps.is_available()
+    if device.type == "cpu" and not gpu_here:  # (CONVNEXT_NB_DEVICE=cpu can pin the CPU)
         print(
             "No GPU found: everything runs on the CPU, only slower. "
             "On Colab: Runtime > Change runtime type > GPU."

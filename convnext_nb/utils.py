@@ -12,10 +12,17 @@ import numpy as np
 import torch
 
 QUICK_ENV = "CONVNEXT_NB_QUICK"
+DEVICE_ENV = "CONVNEXT_NB_DEVICE"  # e.g. "cpu": the default device, whatever the machine has
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
-    """Pick CUDA, then Apple MPS, then CPU; or check and return the one asked for."""
+    """Pick CUDA, then Apple MPS, then CPU; or check and return the one asked for.
+
+    device=None with the environment variable CONVNEXT_NB_DEVICE set (e.g. to "cpu", as the
+    test suite does for the notebooks, whose saved outputs were made on a CPU) uses that one.
+    """
+    if device is None and os.environ.get(DEVICE_ENV, "").strip():
+        device = os.environ[DEVICE_ENV].strip()
     if device is not None:
         device = torch.device(device)
         if device.type == "cuda" and not torch.cuda.is_available():

@@ -10,6 +10,7 @@ Screenshots go to tests/output/. Skips only when Chromium or Playwright is missi
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import socket
@@ -68,6 +69,9 @@ def _free_port() -> int:
 @pytest.fixture
 def jupyterlab(tmp_path):
     """A JupyterLab server on a copy of the notebook; yields its base URL and token."""
+    _playwright()  # skip before starting a server that no browser would open
+    if importlib.util.find_spec("jupyterlab") is None:
+        pytest.skip("JupyterLab is not installed (pip install -e '.[dev]'); no browser test.")
     _panel_notebook(tmp_path)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "CONVNEXT_NB_QUICK": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),

@@ -261,3 +261,19 @@ def test_reference_run_batches_on_the_full_fashion_mnist():
         train.set_epoch(epoch)
         (Xa, ya), (Xb, yb) = next(iter(old_train)), next(iter(train))
         assert torch.equal(Xa, Xb) and torch.equal(ya, yb)
+
+
+@pytest.mark.parametrize("augment", ["none", "basic"])
+def test_gpu_chunks_give_the_batches_of_one_at_a_time(fake_root, augment):
+    """On a GPU the fast path prepares 64 batches at once; the batches are the same."""
+    one, _, _ = cifar100_loaders(fake_root, augment=augment, batch_size=30, val_size=100)
+    chunked, val, _ = cifar100_loaders(fake_root, augment=augment, batch_size=30, val_size=100)
+    chunked.batches_per_chunk = val.batches_per_chunk = 4  # what CUDA does, here on the CPU
+    assert one.batches_per_chunk == 1
+    for epoch in (0, 2):
+        one.set_epoch(epoch)
+        chunked.set_epoch(epoch)
+        pairs = list(zip(one, chunked, strict=True))
+        assert len(pairs) == len(one) > 4
+        assert all(torch.equal(a, c) and torch.equal(y, z) for (a, y), (c, z) in pairs)
+    assert sum(len(y) for _, y in val) == 100

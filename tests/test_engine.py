@@ -25,7 +25,13 @@ from convnext_nb import (
     make_optimizer,
     train,
 )
-from convnext_nb.engine import CompiledModel, TrainConfig, make_scheduler, train_one_epoch
+from convnext_nb.engine import (
+    CompiledModel,
+    TrainConfig,
+    compile_mode,
+    make_scheduler,
+    train_one_epoch,
+)
 from convnext_nb.optim import use_fused
 
 NUM_CLASSES = 4
@@ -678,13 +684,35 @@ def test_fused_optimizer_matches_the_plain_one():
         assert torch.allclose(a, b, atol=1e-6), k
 
 
+def test_compile_mode_is_cuda_graphs_on_one_gpu_only(monkeypatch):
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    monkeypatch.delenv("CONVNEXT_NB_QUICK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert compile_mode(None, cuda) == compile_mode(True, cuda) == "reduce-overhead"
+    assert compile_mode(None, cpu) is compile_mode(None, torch.device("mps")) is False
+    assert compile_mode(True, cpu) == "default" and compile_mode(False, cuda) is False
+    assert compile_mode("max-autotune", cpu) == "max-autotune"
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun: DDP's hooks run between the graphs
+    assert compile_mode(None, cuda) == "default"
+    monkeypatch.setenv("CONVNEXT_NB_QUICK", "1")  # a few steps never repay the warm-up
+    assert compile_mode(None, cuda) is False and compile_mode(True, cuda) == "default"
+    assert TrainConfig(compile="max-autotune").resolved(cpu).compile == "max-autotune"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_trains_compiled_and_fused_by_default():
-    model, opt = fresh()
-    h = train(model, opt, *loaders(), epochs=2, device="cuda", seed=0, progress=False)
-    assert h.status == "completed" and all(math.isfinite(v) for v in h.train_loss)
-    assert all(g["fused"] for g in opt.param_groups)
-    assert next(model.parameters()).is_cuda
+def test_cuda_graphs_train_like_eager_on_the_gpu(monkeypatch):
+    """The CUDA default (fused AdamW, torch.compile replayed as CUDA graphs) learns what the
+    same GPU learns eagerly, within bf16 rounding."""
+    monkeypatch.delenv("CONVNEXT_NB_QUICK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    runs = {}
+    for mode in (None, False):
+        model, opt = fresh(p_drop=0.0)
+        runs[mode] = train(model, opt, *loaders(), epochs=2, device="cuda", seed=0,
+                           compile=mode, progress=False)  # fmt: skip
+        assert all(g["fused"] for g in opt.param_groups) and next(model.parameters()).is_cuda
+    assert runs[None].status == runs[False].status == "completed"
+    assert runs[None].train_loss == pytest.approx(runs[False].train_loss, rel=0.02)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -1,9 +1,12 @@
 """LayerNorm, GRN and DyT against their written-out formulas."""
 
+import copy
+
 import pytest
 import torch
 
 from convnext_nb import GRN, DynamicTanh, LayerNorm, make_norm
+from convnext_nb.layers import spatial_l2_norm
 
 
 def randomize_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -108,3 +111,32 @@ def test_grn_low_precision_does_not_overflow(dtype):
     out = grn(x.to(dtype))
     assert out.dtype == dtype and torch.isfinite(out).all()
     torch.testing.assert_close(out.float(), randomize_(GRN(8))(x), rtol=2e-2, atol=2.0)
+
+
+def test_the_gpu_norm_formula_matches_the_cpu_one_with_its_gradient():
+    """GRN's spatial norm is one `vector_norm` on CUDA; the same numbers and gradients,
+    including the all-zero channel, as the CPU's square-sum-sqrt (compared here on the CPU)."""
+    x = torch.randn(2, 5, 5, 6, dtype=torch.float64)
+    x[:, :, :, 2] = 0.0
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    fused = torch.linalg.vector_norm(a, dim=(1, 2), keepdim=True, dtype=torch.float64)
+    plain = spatial_l2_norm(b).double()
+    torch.testing.assert_close(fused, plain)
+    weights = torch.randn_like(fused)
+    (fused * weights).sum().backward()
+    (plain * weights).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+    assert torch.isfinite(a.grad).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_grn_on_cuda_matches_the_cpu():
+    grn = randomize_(GRN(16))
+    grn_gpu = copy.deepcopy(grn).cuda()
+    x = torch.randn(4, 6, 6, 16, requires_grad=True)
+    x_gpu = x.detach().cuda().requires_grad_()
+    out, out_gpu = grn(x), grn_gpu(x_gpu)
+    torch.testing.assert_close(out_gpu.cpu(), out, rtol=1e-4, atol=1e-4)
+    out.square().sum().backward()
+    out_gpu.square().sum().backward()
+    torch.testing.assert_close(x_gpu.grad.cpu(), x.grad, rtol=1e-4, atol=1e-4)

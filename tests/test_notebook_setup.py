@@ -12,6 +12,8 @@ from convnext_nb import notebook
 @pytest.fixture
 def cpu_only(monkeypatch):
     monkeypatch.setattr(notebook, "get_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
 
 
 def test_prints_versions_device_and_gpu_hint(cpu_only, capsys):
@@ -27,6 +29,25 @@ def test_no_gpu_hint_when_there_is_a_gpu(monkeypatch, capsys):
     notebook.setup_notebook()
     out = capsys.readouterr().out
     assert "device: cuda" in out and "No GPU found" not in out
+
+
+def test_cpu_pinned_on_a_gpu_machine_says_no_false_hint(monkeypatch, capsys):
+    monkeypatch.setenv("CONVNEXT_NB_DEVICE", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert notebook.get_device() == torch.device("cpu")
+    notebook.setup_notebook()
+    out = capsys.readouterr().out
+    assert "device: cpu" in out and "No GPU found" not in out
+
+
+def test_the_device_variable_is_checked_like_an_argument(monkeypatch):
+    monkeypatch.setenv("CONVNEXT_NB_DEVICE", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        notebook.get_device()
+    monkeypatch.setenv("CONVNEXT_NB_DEVICE", "")  # empty: the usual choice
+    assert notebook.get_device() == torch.device("cpu")
+    assert notebook.get_device("cpu") == torch.device("cpu")  # an argument wins
 
 
 @pytest.mark.parametrize("quick", ["1", "0"])
