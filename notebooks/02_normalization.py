@@ -42,7 +42,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "cb1b5ad3949b57f19dd3f2db8f601e008203b6db"
+    commit = "cb11a569d40e6c8ac24a702508e98edeb42282b1"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
@@ -182,7 +182,17 @@ for std in [1.0, 10.0]:
 #
 # GRN measures each channel's energy over the whole feature map and rescales
 # the channel by how it compares with the average channel. Its code (it
-# works on channels-last maps (N, H, W, C), after the first `Linear`):
+# works on channels-last maps (N, H, W, C), after the first `Linear`). First
+# the energy $G_c$, one L2 norm per channel; the GPU and the CPU each get the
+# formula that runs fastest on them, with the same numbers:
+
+# %%
+from convnext_nb.layers import spatial_l2_norm
+
+print(inspect.getsource(spatial_l2_norm))
+
+# %% [markdown]
+# Then GRN itself:
 
 # %%
 print(inspect.getsource(GRN.forward))

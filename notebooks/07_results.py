@@ -43,7 +43,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "cb1b5ad3949b57f19dd3f2db8f601e008203b6db"
+    commit = "cb11a569d40e6c8ac24a702508e98edeb42282b1"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 

@@ -4,7 +4,8 @@
     python scripts/build_notebooks.py 01 03_data      # names or prefixes
 
 For each notebooks/NAME.py (the py:percent source): execute it in a fresh kernel from
-notebooks/ with CONVNEXT_NB_QUICK=1 and this checkout's convnext_nb first on PYTHONPATH (as
+notebooks/ with CONVNEXT_NB_QUICK=1, on the CPU (CONVNEXT_NB_DEVICE=cpu: saved outputs that a
+GPU machine reproduces too), and this checkout's convnext_nb first on PYTHONPATH (as
 pytest's nbval run does, see conftest.py), then write NAME.ipynb with the
 outputs (and rewrite NAME.py exactly as `jupytext --sync` would, so the pair stays in sync).
 Edit either twin; `jupytext --sync notebooks/NAME.ipynb` pairs edits made in Jupyter.
@@ -146,6 +147,7 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
     os.environ["CONVNEXT_NB_QUICK"] = "1"  # the kernels inherit it
+    os.environ.setdefault("CONVNEXT_NB_DEVICE", "cpu")  # as pytest's nbval run (conftest.py)
     # ... and import this checkout's convnext_nb, whatever copy is installed (as conftest.py)
     path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *path])
