@@ -3,8 +3,9 @@
 One real run of the recipe (atto, stride-2 CIFAR stem, crop + flip, AdamW + warmup + cosine,
 label smoothing, drop path, batch 128) on fake CIFAR-100 files of `n_images` training images:
 the package's own loader, `train` with its defaults for the device (bf16 autocast, fused
-AdamW and torch.compile on CUDA), validation after every epoch included. Two epochs: the
-first pays the warm-up (compilation, caches), the second is the steady epoch time.
+AdamW and, as `python -m benchmarks` asks by default, the torch.compile mode that the whole
+50-epoch recipe gets: CUDA graphs on one GPU), validation after every epoch included. Two
+epochs: the first pays the warm-up (compilation, caches), the second is the steady epoch.
 
 The work done is reported as achieved TFLOP/s: images/s x the FLOPs of one training image
 (`count_macs` of the model on a 32x32 image x 2 FLOPs per MAC x 3 for forward + backward),
@@ -50,7 +51,8 @@ def bench_epoch(
     val_size: int = 1000,
     compile: bool | str | None = None,
 ) -> list[dict]:
-    """Rows for the first and the steady epoch; `compile` as `TrainConfig.compile`."""
+    """Rows for the first and the steady epoch; `compile` as `TrainConfig.compile` (None:
+    `train`'s choice for this 2-epoch run)."""
     config = dataclasses.replace(IMPROVED, batch_size=batch_size)
     settings = RunSettings.for_run(config, quick=False, dataset="fake_cifar100",
                                    subset=n_images, epochs=2)  # fmt: skip
@@ -61,8 +63,7 @@ def bench_epoch(
     first, steady = run.history.epoch_time[:2]
     name = (f"epoch of the improved recipe ({n_images:,} images, batch {batch_size}, "
             f"{val_size:,} validated)")  # fmt: skip
-    if compile is not None:
-        name += f", compile={compile}"
+    name += f", compile={compile}" if compile is not None else ""
     tflops = n_images / steady * train_flops_per_image(config) / 1e12  # validation: not counted
     peak = bf16_peak_tflops(device)
     rows = [

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from .distributed import MainRankError, rank_from_env
+from .engine import COMPILE_MIN_STEPS
 from .experiments import DATASETS, EXPERIMENTS, get_experiment, load_run, run_experiment
 from .plots import GRAPHS, plot_graph, plot_runs
 
@@ -100,7 +101,8 @@ def _add_run(sub) -> None:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                      help="torch.compile the model, replayed as CUDA graphs on one GPU "
-                     "(default: on for CUDA, else off)")  # fmt: skip
+                     f"(default: on for CUDA runs of {COMPILE_MIN_STEPS:,} steps or more, "
+                     "else off)")  # fmt: skip
 
 
 def _add_plot(sub) -> None:

@@ -61,14 +61,14 @@ from .optim import (
     param_groups,
     use_fused,
 )
-from .utils import epoch_seed, get_device, quick_mode, seed_everything
+from .utils import epoch_seed, get_device, seed_everything
 
 __all__ = [
-    "DECAY_PARAMS", "NO_DECAY_MODULES", "OPTIMIZERS", "SCHEDULES", "SYNC_EVERY", "CheckpointError",
-    "CompiledModel", "History", "TrainConfig", "autocast_dtype", "check_accuracy",
-    "compile_mode", "count_correct", "default_channels_last", "default_weight_decay",
-    "load_checkpoint", "make_optimizer", "make_scheduler", "param_groups", "train",
-    "train_one_epoch",
+    "COMPILE_MIN_STEPS", "DECAY_PARAMS", "NO_DECAY_MODULES", "OPTIMIZERS", "SCHEDULES",
+    "SYNC_EVERY", "CheckpointError", "CompiledModel", "History", "TrainConfig", "autocast_dtype",
+    "check_accuracy", "compile_mode", "count_correct", "default_channels_last",
+    "default_weight_decay", "load_checkpoint", "make_optimizer", "make_scheduler",
+    "param_groups", "train", "train_one_epoch",
 ]  # fmt: skip
 
 SYNC_EVERY = 25  # on GPU/MPS: read the loss back (progress bar, NaN check) every this many steps
@@ -90,8 +90,9 @@ class TrainConfig:
         True = on here too; "bf16"/"fp16" (or torch.bfloat16/float16) force a dtype; False = off.
     channels_last: NHWC memory format for model and inputs. None = on for CPU and CUDA, where
         it trains about 1.2x faster (python -m benchmarks --sections memory), off on MPS.
-    compile: torch.compile the model. None = on for CUDA, off on CPU and MPS and in quick
-        mode; True = on: mode "reduce-overhead" (CUDA graphs) on one CUDA GPU, else "default";
+    compile: torch.compile the model. None = on for CUDA runs of at least
+        COMPILE_MIN_STEPS steps (shorter ones never repay the warm-up), off on CPU and MPS;
+        True = on: mode "reduce-overhead" (CUDA graphs) on one CUDA GPU, else "default";
         False; or a torch.compile mode ("default", "reduce-overhead", "max-autotune"). See
         `compile_mode`. Where compiling is unavailable or fails, one line says so and
         training goes on without it.
@@ -147,11 +148,12 @@ class TrainConfig:
             if value is not None and not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}.")
 
-    def resolved(self, device: torch.device | None = None) -> TrainConfig:
-        """The same settings with every None/auto choice made for `device` (default: config's)."""
+    def resolved(self, device: torch.device | None = None, steps: int | None = None) -> TrainConfig:
+        """The same settings with every None/auto choice made for `device` (default: config's)
+        and a run of `steps` optimizer steps (None: a long one)."""
         device = get_device(self.device) if device is None else device
         amp = autocast_dtype(self.amp, device)
-        compile_ = compile_mode(self.compile, device)
+        compile_ = compile_mode(self.compile, device, steps)
         return dataclasses.replace(
             self, device=device, amp=amp if amp is not None else False,
             channels_last=default_channels_last(device) if self.channels_last is None
@@ -170,17 +172,26 @@ def _as_config(config: TrainConfig | None, options: dict[str, Any]) -> TrainConf
     return dataclasses.replace(config, **options) if options else config
 
 
-def compile_mode(compile: bool | str | None, device: torch.device) -> bool | str:
+# Below this many steps, compiling costs more time than it saves. Measured on an H100 with
+# the improved recipe (benchmarks/gpu/h100_2026-11-26): about 41 s of warm-up, 27 ms saved
+# per step against eager (32 ms vs 5 ms); other GPUs and models differ.
+COMPILE_MIN_STEPS = 1500
+
+
+def compile_mode(
+    compile: bool | str | None, device: torch.device, steps: int | None = None
+) -> bool | str:
     """`TrainConfig.compile` made concrete: False, or the torch.compile mode to use.
 
-    None: off on CPU and MPS and in quick mode (a few steps never repay the warm-up), else as
-    True. True: "reduce-overhead" (the step replayed as CUDA graphs) on one CUDA GPU,
-    "default" under torchrun (DDP's gradient hooks run between the graphs) and elsewhere.
-    A mode string is kept as given.
+    None: off on CPU and MPS and for runs of fewer than COMPILE_MIN_STEPS `steps` (quick
+    mode's included), else as True. True: "reduce-overhead" (the step replayed as CUDA graphs)
+    on one CUDA GPU, "default" under torchrun (DDP's gradient hooks run between the graphs)
+    and elsewhere. A mode string is kept as given.
     """
     if compile is False or isinstance(compile, str):
         return compile
-    if compile is None and (device.type != "cuda" or quick_mode()):
+    short = steps is not None and steps < COMPILE_MIN_STEPS
+    if compile is None and (device.type != "cuda" or short):
         return False
     one_gpu = device.type == "cuda" and distributed.world_size_from_env() == 1
     return "reduce-overhead" if one_gpu else "default"
@@ -605,7 +616,7 @@ def _setup(model, optimizer, train_loader, val_loader, epochs: int, cfg: TrainCo
         ckpt_dir.mkdir(parents=True, exist_ok=True)
     resume_path = _resume_path(cfg.resume, ckpt_dir)
     dist, device = distributed.setup(device)  # (None, device) unless torchrun started several
-    run_cfg = cfg.resolved(device)
+    run_cfg = cfg.resolved(device, steps=epochs * steps)
     model.to(device)
     if run_cfg.channels_last:
         model.to(memory_format=torch.channels_last)

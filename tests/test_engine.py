@@ -26,6 +26,7 @@ from convnext_nb import (
     train,
 )
 from convnext_nb.engine import (
+    COMPILE_MIN_STEPS,
     CompiledModel,
     TrainConfig,
     compile_mode,
@@ -684,35 +685,35 @@ def test_fused_optimizer_matches_the_plain_one():
         assert torch.allclose(a, b, atol=1e-6), k
 
 
-def test_compile_mode_is_cuda_graphs_on_one_gpu_only(monkeypatch):
+def test_compile_mode_is_cuda_graphs_on_one_gpu_for_long_runs(monkeypatch):
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    monkeypatch.delenv("CONVNEXT_NB_QUICK", raising=False)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert compile_mode(None, cuda) == compile_mode(True, cuda) == "reduce-overhead"
+    assert compile_mode(None, cuda, steps=COMPILE_MIN_STEPS) == "reduce-overhead"
+    assert compile_mode(None, cuda, steps=COMPILE_MIN_STEPS - 1) is False  # never pays back
+    assert compile_mode(True, cuda, steps=10) == "reduce-overhead"  # asked for: on
     assert compile_mode(None, cpu) is compile_mode(None, torch.device("mps")) is False
     assert compile_mode(True, cpu) == "default" and compile_mode(False, cuda) is False
     assert compile_mode("max-autotune", cpu) == "max-autotune"
     monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun: DDP's hooks run between the graphs
     assert compile_mode(None, cuda) == "default"
-    monkeypatch.setenv("CONVNEXT_NB_QUICK", "1")  # a few steps never repay the warm-up
-    assert compile_mode(None, cuda) is False and compile_mode(True, cuda) == "default"
     assert TrainConfig(compile="max-autotune").resolved(cpu).compile == "max-autotune"
+    assert TrainConfig().resolved(cuda, steps=10).compile is False
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_graphs_train_like_eager_on_the_gpu(monkeypatch):
-    """The CUDA default (fused AdamW, torch.compile replayed as CUDA graphs) learns what the
-    same GPU learns eagerly, within bf16 rounding."""
-    monkeypatch.delenv("CONVNEXT_NB_QUICK", raising=False)
+    """Compiling on one GPU (fused AdamW, torch.compile replayed as CUDA graphs) learns what
+    the same GPU learns eagerly, within bf16 rounding."""
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     runs = {}
-    for mode in (None, False):
+    for mode in (True, False):
         model, opt = fresh(p_drop=0.0)
         runs[mode] = train(model, opt, *loaders(), epochs=2, device="cuda", seed=0,
                            compile=mode, progress=False)  # fmt: skip
         assert all(g["fused"] for g in opt.param_groups) and next(model.parameters()).is_cuda
-    assert runs[None].status == runs[False].status == "completed"
-    assert runs[None].train_loss == pytest.approx(runs[False].train_loss, rel=0.02)
+    assert runs[True].status == runs[False].status == "completed"
+    assert runs[True].train_loss == pytest.approx(runs[False].train_loss, rel=0.02)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
