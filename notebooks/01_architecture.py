@@ -40,7 +40,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "cb11a569d40e6c8ac24a702508e98edeb42282b1"
+    commit = "ca2ca6711ca639388c40654ed67e6e0d7e07100b"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
