@@ -388,7 +388,7 @@ class _LossWatch:
 
     sync_every == 1 (CPU): each loss is checked at once, before the update. Otherwise every
     step writes two flags (loss finite, batch finite) into a (2, steps) tensor on the device,
-    read every `sync_every` steps: no host sync per step, and three small kernels (launching
+    read every `sync_every` steps: no host sync per step, and five tiny kernels (launching
     kernels is what a CUDA-graph step spends its host time on).
     """
 

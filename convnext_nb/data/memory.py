@@ -105,9 +105,10 @@ class TensorLoader:
         self.batch_size = options.batch_size if train else options.eval_batch_size
         self.shuffle, self.seed, self.epoch = train, options.seed, 0
         self.drop_last = train and len(labels) > self.batch_size
-        # On a GPU, many batches are cut, augmented and normalised at once: a few large
-        # kernels instead of about 15 small ones per step, whose launches would cost the host
-        # more time than a CUDA-graph step. On the CPU one batch at a time stays in cache.
+        # On a GPU, 64 batches are cut, augmented and normalised at once: a few large kernels
+        # instead of about 15 small ones per step. Each launch costs the host tens of
+        # microseconds, and the host is what limits a CUDA-graph step of a small model. On
+        # the CPU one batch at a time stays in cache.
         self.batches_per_chunk = 1 if self.device.type == "cpu" else 64
         self.classes, self.num_classes = info.classes, len(info.classes)
         self.dataset_name, self.num_samples = info.name, len(labels)
