@@ -40,7 +40,7 @@ import sys
 from IPython import get_ipython
 
 if "google.colab" in sys.modules:  # on Colab: the package as built (see above)
-    commit = "ca2ca6711ca639388c40654ed67e6e0d7e07100b"
+    commit = "64c244fea9e767623868f05c813a15583ad3e4c4"
     url = f"git+https://github.com/convnext-nb/convnext-nb@{commit}"
     get_ipython().run_line_magic("pip", f'install -q "convnext-nb @ {url}"')
 
@@ -154,7 +154,11 @@ fig
 
 # %% [markdown]
 # `make_loaders(..., augment="basic")` calls exactly this on every training
-# batch (never on validation or test images); `"strong"` adds more.
+# batch (never on validation or test images); `"strong"` adds more. Its
+# loader draws the whole epoch's offsets and flips first and passes them in
+# as `draws` (on a GPU it then augments 64 batches in one call): the
+# images are those of drawing batch by batch, and the GPU never waits for
+# the CPU's generator.
 #
 # ## Exercise: crop and flip, image by image
 #
